@@ -1,0 +1,81 @@
+"""The one exception tree of Ragstead.
+
+Third-party errors (Chroma, transformers, unstructured, HTTP clients) are translated into these
+at the adapter that calls them; ``api/errors.py`` is the one place that maps them to HTTP status
+codes.
+
+    RagsteadError                  base of everything raised on purpose
+    ├── ConfigurationError         a setting is invalid or names something that is not there
+    │   └── ModelNotInstalledError a model package or directory is missing (says how to install)
+    ├── InvalidRequestError        the caller asked for something malformed (empty question...)
+    ├── NotFoundError              a document, file or collection that does not exist
+    ├── IngestError                one file could not be ingested (the run goes on)
+    │   ├── UnsupportedFormatError the format is not supported (says what to convert to)
+    │   └── ParseError             the file is corrupt, encrypted, empty or too large
+    ├── StoreError                 the vector store or lexical index failed
+    ├── GenerationError            the generator failed (model error, server error)
+    │   └── GeneratorTimeoutError  a model server did not answer in time
+    └── BusyError                  the generator queue is full (retry later)
+"""
+
+from __future__ import annotations
+
+
+class RagsteadError(Exception):
+    """Base class: every error Ragstead raises on purpose. ``hint`` says what to do about it."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigurationError(RagsteadError):
+    """A setting is invalid, or names a file, directory or server that is not there."""
+
+
+class ModelNotInstalledError(ConfigurationError):
+    """A model package or model directory is missing."""
+
+
+class InvalidRequestError(RagsteadError):
+    """The caller's request is malformed (empty question, bad filter...)."""
+
+
+class NotFoundError(RagsteadError):
+    """A document, file or other named thing does not exist."""
+
+
+class IngestError(RagsteadError):
+    """One file could not be ingested; the run reports it and goes on."""
+
+
+class UnsupportedFormatError(IngestError):
+    """The file's format is not supported."""
+
+
+class ParseError(IngestError):
+    """The file could not be parsed: corrupt, encrypted, empty, truncated or too large."""
+
+
+class StoreError(RagsteadError):
+    """The vector store or the lexical index failed."""
+
+
+class GenerationError(RagsteadError):
+    """The generator failed."""
+
+
+class GeneratorTimeoutError(GenerationError):
+    """A model server did not answer in time."""
+
+
+class BusyError(RagsteadError):
+    """The generator's queue is full; retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = 5, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
