@@ -1,0 +1,18 @@
+"""Builds the ``Ingestor`` from a container (the ingest side of the composition root)."""
+
+from __future__ import annotations
+
+from ingest.pipeline import Ingestor
+from rag.container import Container
+
+
+def build_ingestor(container: Container) -> Ingestor:
+    """An Ingestor wired to the container's embedder, vector store and catalog."""
+    c = container.settings.chunking
+    return Ingestor(
+        container.embedder,
+        container.vector_store,
+        container.catalog,
+        max_tokens=c.max_tokens,
+        min_tokens=c.min_tokens,
+    )
