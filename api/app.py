@@ -1,0 +1,47 @@
+"""The FastAPI application: thin routes over the container's services."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import rag.offline  # noqa: F401
+from api.errors import install_error_handlers
+from api.routes import health, query
+from api.state import AppState
+from rag.container import Container
+from rag.settings import Settings, load_settings
+
+
+def create_app(
+    container: Container | None = None,
+    *,
+    settings: Settings | None = None,
+    load_in_background: bool = True,
+) -> FastAPI:
+    """The app; models load in a background thread and /healthz turns 200 when they are ready."""
+    container = container or Container(settings or load_settings())
+    state = AppState(container)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if load_in_background:
+            threading.Thread(target=state.load_models, name="model-loader", daemon=True).start()
+        else:
+            state.load_models()
+        yield
+
+    app = FastAPI(
+        title="Ragstead",
+        version="0.1.0",
+        description="Answers questions over your own documents, offline, with cited sources.",
+        lifespan=lifespan,
+    )
+    app.state.ragstead = state
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(query.router)
+    return app

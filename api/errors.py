@@ -1,0 +1,75 @@
+"""The one place that maps Ragstead errors to HTTP status codes and JSON bodies."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from rag.errors import (
+    BusyError,
+    ConfigurationError,
+    GenerationError,
+    GeneratorTimeoutError,
+    IngestError,
+    InvalidRequestError,
+    NotFoundError,
+    RagsteadError,
+    StoreError,
+)
+
+log = logging.getLogger("ragstead.api")
+
+_STATUS: list[tuple[type[RagsteadError], int]] = [
+    (InvalidRequestError, 400),
+    (IngestError, 422),
+    (NotFoundError, 404),
+    (BusyError, 503),
+    (GeneratorTimeoutError, 504),
+    (GenerationError, 502),
+    (StoreError, 500),
+    (ConfigurationError, 500),
+]
+
+
+def status_for(exc: RagsteadError) -> int:
+    """HTTP status of an error: the most specific match wins."""
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def error_body(kind: str, message: str, hint: str | None) -> dict[str, object]:
+    """The JSON error body every failure returns."""
+    return {"error": {"type": kind, "message": message, "hint": hint}}
+
+
+async def _ragstead_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RagsteadError)
+    status = status_for(exc)
+    if status >= 500:
+        log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+    return JSONResponse(
+        error_body(type(exc).__name__, exc.message, exc.hint), status_code=status, headers=headers
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
+    )
+    return JSONResponse(
+        error_body("InvalidRequestError", problems or "invalid request", "see /docs for the schema"),
+        status_code=422,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on an app."""
+    app.add_exception_handler(RagsteadError, _ragstead_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,37 @@
+"""What the running app holds: the container and whether its models are loaded."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from rag.container import Container
+from rag.errors import RagsteadError
+
+log = logging.getLogger("ragstead.api")
+
+
+@dataclass
+class AppState:
+    """The container plus readiness."""
+
+    container: Container
+    ready: threading.Event = field(default_factory=threading.Event)
+    load_error: str | None = None
+
+    def load_models(self) -> None:
+        """Load embedder and generator; record the error instead of crashing the server."""
+        try:
+            self.container.embedder.load()
+            load = getattr(self.container.generator, "load", None)
+            if callable(load):
+                load()
+            self.ready.set()
+            log.info("models loaded; ready")
+        except RagsteadError as exc:
+            self.load_error = str(exc)
+            log.error("model load failed: %s", exc)
+        except Exception as exc:  # keep serving /healthz with the reason
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.exception("model load failed")
