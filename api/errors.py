@@ -64,7 +64,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
     )
     return JSONResponse(
-        error_body("InvalidRequestError", problems or "invalid request", "see /docs for the schema"),
+        error_body(
+            "InvalidRequestError", problems or "invalid request", "see /docs for the schema"
+        ),
         status_code=422,
     )
 

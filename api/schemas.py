@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field
 class QueryRequest(BaseModel):
     """A question over the indexed documents."""
 
-    question: str = Field(..., description="the question", examples=["How many days of annual leave?"])
+    question: str = Field(
+        ..., description="the question", examples=["How many days of annual leave?"]
+    )
     top_k: int = Field(5, ge=1, le=100, description="passages to retrieve")
 
 

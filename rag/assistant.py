@@ -84,6 +84,10 @@ class Assistant:
         text = complete(self.generator, messages, max_new_tokens=self.max_new_tokens).strip()
         t3 = time.perf_counter()
         timings.update(
-            {"prompt_ms": (t2 - t1) * 1000, "generate_ms": (t3 - t2) * 1000, "total_ms": (t3 - t0) * 1000}
+            {
+                "prompt_ms": (t2 - t1) * 1000,
+                "generate_ms": (t3 - t2) * 1000,
+                "total_ms": (t3 - t0) * 1000,
+            }
         )
         return Answer(text, citations_for(kept), timings, model=self.generator.name)

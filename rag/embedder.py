@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import rag.offline  # noqa: F401  (offline switches before any model library loads)
 import numpy as np
 
+import rag.offline  # noqa: F401  (offline switches before any model library loads)
 from rag.errors import ConfigurationError, ModelNotInstalledError
 
 
@@ -98,9 +98,10 @@ class SentenceTransformerEmbedder:
     def _path(self) -> Path:
         if self._model_dir is None:
             return embedded_embedder_dir()
-        if not (self._model_dir / "config.json").exists() and not (
-            self._model_dir / "modules.json"
-        ).exists():
+        if (
+            not (self._model_dir / "config.json").exists()
+            and not (self._model_dir / "modules.json").exists()
+        ):
             raise ConfigurationError(
                 f"embedder.model_dir {self._model_dir} is not a sentence-transformers model",
                 hint="point it at a directory with modules.json or config.json",
@@ -145,7 +146,9 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` takes in the model's tokenizer, special tokens included."""
-        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        return len(
+            self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
+        )
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts; float32, L2-normalised."""

@@ -84,7 +84,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(Path(".ragstead"), description="everything the process writes")
-    model_cache_dir: Path | None = Field(None, description="converted models; None = data_dir/models")
+    model_cache_dir: Path | None = Field(
+        None, description="converted models; None = data_dir/models"
+    )
     embedder: EmbedderSettings = EmbedderSettings()
     generator: GeneratorSettings = GeneratorSettings()
     store: StoreSettings = StoreSettings()

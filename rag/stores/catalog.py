@@ -176,14 +176,18 @@ class Catalog:
 
     def get_document(self, doc_id: str) -> DocumentRecord:
         """The manifest row of ``doc_id``; NotFoundError if unknown."""
-        row = self._connect().execute("SELECT * FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+        row = (
+            self._connect().execute("SELECT * FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+        )
         if row is None:
             raise NotFoundError(f"no document with id {doc_id}", hint="see `ragstead docs list`")
         return _doc_from_row(row)
 
     def find_by_source(self, source: str) -> DocumentRecord | None:
         """The manifest row for a source path, if indexed."""
-        row = self._connect().execute("SELECT * FROM documents WHERE source=?", (source,)).fetchone()
+        row = (
+            self._connect().execute("SELECT * FROM documents WHERE source=?", (source,)).fetchone()
+        )
         return _doc_from_row(row) if row else None
 
     def documents(self) -> list[DocumentRecord]:
@@ -197,28 +201,53 @@ class Catalog:
         record.indexed_at = time.time()
         with self._transaction() as conn:
             old = self._delete_chunks(conn, record.doc_id)
-            conn.execute("DELETE FROM documents WHERE source=? AND doc_id<>?", (record.source, record.doc_id))
+            conn.execute(
+                "DELETE FROM documents WHERE source=? AND doc_id<>?", (record.source, record.doc_id)
+            )
             conn.execute(
                 "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    record.doc_id, record.source, record.size, record.mtime, record.content_hash,
-                    record.status, record.error, record.title, record.doc_type,
-                    ",".join(record.groups), record.parent_id, record.n_chunks,
-                    record.indexed_at, json.dumps(record.metadata),
+                    record.doc_id,
+                    record.source,
+                    record.size,
+                    record.mtime,
+                    record.content_hash,
+                    record.status,
+                    record.error,
+                    record.title,
+                    record.doc_type,
+                    ",".join(record.groups),
+                    record.parent_id,
+                    record.n_chunks,
+                    record.indexed_at,
+                    json.dumps(record.metadata),
                 ),
             )
             for c in chunks:
                 cur = conn.execute(
-                    "INSERT INTO chunks (id, doc_id, chunk_index, text, source, title, section, page,"
-                    " page_end, kinds, content_hash, mtime, doc_type, groups)"
+                    "INSERT INTO chunks (id, doc_id, chunk_index, text, source, title, section,"
+                    " page, page_end, kinds, content_hash, mtime, doc_type, groups)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        c.id, c.doc_id, c.chunk_index, c.text, c.source, c.title, c.section, c.page,
-                        c.page_end, c.kinds, c.content_hash, c.mtime, c.doc_type, ",".join(c.groups),
+                        c.id,
+                        c.doc_id,
+                        c.chunk_index,
+                        c.text,
+                        c.source,
+                        c.title,
+                        c.section,
+                        c.page,
+                        c.page_end,
+                        c.kinds,
+                        c.content_hash,
+                        c.mtime,
+                        c.doc_type,
+                        ",".join(c.groups),
                     ),
                 )
                 conn.execute(
-                    "INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)", (cur.lastrowid, c.embed_text())
+                    "INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)",
+                    (cur.lastrowid, c.embed_text()),
                 )
         return old
 
@@ -227,7 +256,9 @@ class Catalog:
         with self._transaction() as conn:
             found = conn.execute("SELECT 1 FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
             if found is None:
-                raise NotFoundError(f"no document with id {doc_id}", hint="see `ragstead docs list`")
+                raise NotFoundError(
+                    f"no document with id {doc_id}", hint="see `ragstead docs list`"
+                )
             old = self._delete_chunks(conn, doc_id)
             conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
         return old
@@ -256,9 +287,11 @@ class Catalog:
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         """A document's chunks in order."""
-        rows = self._connect().execute(
-            "SELECT * FROM chunks WHERE doc_id=? ORDER BY chunk_index", (doc_id,)
-        ).fetchall()
+        rows = (
+            self._connect()
+            .execute("SELECT * FROM chunks WHERE doc_id=? ORDER BY chunk_index", (doc_id,))
+            .fetchall()
+        )
         return [_chunk_from_row(r) for r in rows]
 
     def chunk_count(self) -> int:
@@ -277,7 +310,8 @@ class Catalog:
         if not expr:
             return []
         sql = (
-            "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
+            "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts"
+            " JOIN chunks c ON c.rowid = chunks_fts.rowid"
             " WHERE chunks_fts MATCH ?"
             + (f" AND ({where_sql})" if where_sql else "")
             + " ORDER BY s LIMIT ?"

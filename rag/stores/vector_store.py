@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import rag.offline  # noqa: F401
 import numpy as np
 
+import rag.offline  # noqa: F401
 from rag.errors import ConfigurationError, StoreError
 
 Where = dict[str, Any]
@@ -38,8 +38,10 @@ class VectorStore(Protocol):
         """Remove vectors by id (unknown ids are ignored)."""
         ...
 
-    def query(self, vector: np.ndarray, k: int, where: Where | None = None) -> list[tuple[str, float]]:
-        """The ``k`` nearest ids with cosine similarity, best first, among those matching ``where``."""
+    def query(
+        self, vector: np.ndarray, k: int, where: Where | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` nearest ids (cosine similarity, best first) among those matching ``where``."""
         ...
 
     def count(self) -> int:

@@ -1,0 +1,20 @@
+"""The ``ragstead`` command: a thin layer over the same services the API calls."""
+
+from __future__ import annotations
+
+import typer
+
+from api.cli import ask_cmds, ingest_cmds
+
+app = typer.Typer(
+    help="Ragstead: ask questions of your own documents, offline.", no_args_is_help=True
+)
+app.command()(ingest_cmds.ingest)
+app.add_typer(ingest_cmds.docs_app, name="docs")
+app.command()(ask_cmds.ask)
+app.command()(ask_cmds.serve)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
