@@ -7,7 +7,7 @@ text where the first stop sequence begins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 
 class StopScanner:
@@ -56,15 +56,20 @@ class StopScanner:
         return best
 
 
-def apply_stops(pieces: Iterable[str], stop: Sequence[str]) -> Iterator[str]:
-    """Yield ``pieces`` cut at the first stop sequence, never yielding empty strings."""
+def apply_stops(pieces: Iterator[str], stop: Sequence[str]) -> Iterator[str]:
+    """Yield ``pieces`` cut at the first stop sequence (never ""); closes ``pieces`` when done."""
     scanner = StopScanner(stop)
-    for piece in pieces:
-        out = scanner.feed(piece)
-        if out:
-            yield out
-        if scanner.stopped:
-            return
-    tail = scanner.flush()
-    if tail:
-        yield tail
+    try:
+        for piece in pieces:
+            out = scanner.feed(piece)
+            if out:
+                yield out
+            if scanner.stopped:
+                return
+        tail = scanner.flush()
+        if tail:
+            yield tail
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
