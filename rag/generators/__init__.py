@@ -11,9 +11,10 @@ from rag.errors import ConfigurationError
 from rag.generators.base import Generator, Message, complete
 from rag.generators.embedded import embedded_embedder_dir, embedded_generator_gguf
 from rag.generators.openai_compatible import OpenAICompatibleGenerator
-from rag.generators.transformers_generator import TransformersGenerator
+from rag.generators.transformers_generator import GenerationStream, TransformersGenerator
 
 __all__ = [
+    "GenerationStream",
     "Generator",
     "Message",
     "OpenAICompatibleGenerator",

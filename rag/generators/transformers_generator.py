@@ -159,14 +159,14 @@ class TransformersGenerator:
         *,
         max_new_tokens: int = 256,
         stop: Sequence[str] = (),
-    ) -> Iterator[str]:
+    ) -> GenerationStream:
         """Yield the answer in pieces; ``BusyError`` at once when the queue is full."""
         if not messages:
             raise InvalidRequestError("no messages to answer")
         if max_new_tokens < 1:
             raise InvalidRequestError("max_new_tokens must be at least 1")
         slot = self._queue.admit()
-        return _SlotStream(self._run(slot, list(messages), max_new_tokens, tuple(stop)), slot)
+        return GenerationStream(self._run(slot, list(messages), max_new_tokens, tuple(stop)), slot)
 
     # -- generation ------------------------------------------------------------------------
 
@@ -295,8 +295,8 @@ class _CancelCriteria:
         )
 
 
-class _SlotStream(Iterator[str]):
-    """The stream returned by ``stream``: frees its queue slot when closed or dropped unread."""
+class GenerationStream(Iterator[str]):
+    """What ``stream`` returns: ``close()`` (or dropping it) stops generating and frees its slot."""
 
     def __init__(self, pieces: Iterator[str], slot: Slot) -> None:
         self._pieces = pieces
