@@ -1,0 +1,159 @@
+"""HTML: BeautifulSoup with lxml; page chrome dropped, h1-h6 build the section path."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
+
+from ingest.elements import ParsedDocument
+from ingest.parsers._common import (
+    MAX_FILE_BYTES,
+    ElementBuilder,
+    clean_line,
+    library_errors,
+    read_bytes,
+)
+
+#: page chrome and non-content: dropped with everything inside.
+DROPPED_TAGS = frozenset(
+    {
+        "nav",
+        "footer",
+        "header",
+        "aside",
+        "script",
+        "style",
+        "noscript",
+        "form",
+        "template",
+        "svg",
+        "iframe",
+        "button",
+        "select",
+        "head",
+    }
+)
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+#: tags that start a new element; anything else is inline and joins the text around it.
+_BLOCKS = frozenset(
+    {
+        "address",
+        "article",
+        "blockquote",
+        "body",
+        "caption",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "hr",
+        "html",
+        "li",
+        "main",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "ul",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+    }
+)
+_BLOCK_NAMES = sorted(_BLOCKS)
+_WHITESPACE = re.compile(r"\s+")
+_SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
+
+
+class _Walker:
+    """Walks the tree in document order, turning block tags into elements."""
+
+    def __init__(self, builder: ElementBuilder) -> None:
+        self.builder = builder
+
+    def walk(self, tag: Tag, kind: str = "text") -> None:
+        inline: list[str] = []
+
+        def flush() -> None:
+            self.builder.add("".join(inline), kind)
+            inline.clear()
+
+        for child in tag.children:
+            if isinstance(child, NavigableString):
+                if not isinstance(child, _SKIPPED_STRINGS):
+                    inline.append(_WHITESPACE.sub(" ", str(child)))
+                continue
+            if not isinstance(child, Tag) or child.name in DROPPED_TAGS:
+                continue
+            name = child.name
+            if name == "br":
+                inline.append("\n")
+            elif name in _HEADINGS:
+                flush()
+                self.builder.heading(_text(child), _HEADINGS[name])
+            elif name == "table":
+                flush()
+                self.table(child)
+            elif name == "pre":
+                flush()
+                self.builder.add(child.get_text(), "code")
+            elif name in _BLOCKS or child.find(_BLOCK_NAMES) is not None:
+                flush()
+                self.walk(child, "list" if name == "li" else kind)
+            else:
+                inline.append(_text(child))
+        flush()
+
+    def table(self, table: Tag) -> None:
+        rows: list[list[str]] = []
+        for row in table.find_all("tr"):
+            if row.find_parent("table") is not table:
+                continue  # a row of a nested table: its text is in the enclosing cell
+            cells = row.find_all(["td", "th"], recursive=False)
+            rows.append([_text(cell) for cell in cells])
+        self.builder.table(rows)
+
+
+def _text(tag: Tag) -> str:
+    """The text of a tag as a browser lays it out: whitespace collapsed, ``<br>`` a line break."""
+    parts: list[str] = []
+    for node in tag.descendants:
+        if isinstance(node, Tag):
+            if node.name == "br":
+                parts.append("\n")
+        elif isinstance(node, NavigableString) and not isinstance(node, _SKIPPED_STRINGS):
+            parts.append(_WHITESPACE.sub(" ", str(node)))
+    return "".join(parts)
+
+
+def html_to_builder(markup: str | bytes, builder: ElementBuilder) -> str | None:
+    """Add the elements of an HTML document to ``builder``; return its <title> text."""
+    with library_errors("HTML"):
+        soup = BeautifulSoup(markup, "lxml")
+    title_tag = soup.find("title")
+    title = clean_line(title_tag.get_text()) if title_tag else ""
+    root = soup.body or soup
+    for dropped in root.find_all(list(DROPPED_TAGS)):
+        dropped.decompose()
+    _Walker(builder).walk(root)
+    return title or None
+
+
+def parse_html(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> ParsedDocument:
+    """Parse an HTML file into headings, paragraphs, list items, code and tables."""
+    builder = ElementBuilder()
+    title = html_to_builder(read_bytes(path, max_bytes), builder)
+    return ParsedDocument(elements=builder.elements, title=title or builder.first_heading)
