@@ -1,0 +1,57 @@
+"""Questions over examples/docs: the document that holds the answer is cited first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.container import Container
+from rag.errors import InvalidRequestError
+from rag.testing import EchoGenerator
+
+
+def test_every_example_question_retrieves_its_document_first(
+    example_container: Container, example_questions: list[dict[str, object]]
+) -> None:
+    misses = []
+    for q in example_questions:
+        [top, *_] = example_container.retriever.retrieve(str(q["question"]), top_k=5)
+        if Path(top.chunk.source).name != q["source"]:
+            misses.append((q["question"], Path(top.chunk.source).name))
+        elif q.get("page") is not None and top.chunk.page != q["page"]:
+            misses.append((q["question"], f"page {top.chunk.page}"))
+    assert misses == []
+
+
+@pytest.mark.slow
+def test_real_generator_answers_with_the_right_first_citation(
+    example_container: Container,
+) -> None:
+    answer = example_container.assistant.ask(
+        "How many days of annual leave do full-time employees get?", top_k=3
+    )
+    assert answer.answer.strip()
+    assert Path(answer.citations[0].source).name == "leave-policy.md"
+    assert "28 days" in answer.citations[0].text
+    assert answer.model.startswith("SmolLM2")
+    assert answer.timings["generate_ms"] > 0
+
+
+def test_empty_question_is_refused(example_container: Container) -> None:
+    assistant = Assistant(example_container.retriever, EchoGenerator())
+    with pytest.raises(InvalidRequestError, match="empty"):
+        assistant.ask("   ")
+
+
+def test_prompt_keeps_only_what_fits(example_container: Container) -> None:
+    from rag.prompting import build_messages
+
+    passages = example_container.retriever.retrieve("expenses mileage receipts", top_k=5)
+    messages, kept = build_messages(
+        "mileage?", passages, count_tokens=lambda t: len(t.split()), budget=150
+    )
+    assert 0 < len(kept) < len(passages)
+    assert kept[0] is passages[0]
+    assert "[1]" in messages[-1]["content"] and f"[{len(kept) + 1}]" not in messages[-1]["content"]

@@ -1,0 +1,51 @@
+"""The SQLite catalog: atomic swaps, deletes and BM25 search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.errors import NotFoundError
+from rag.stores.catalog import Catalog, DocumentRecord, match_expression
+from rag.types import Chunk
+
+
+def _chunks(doc_id: str, texts: list[str], tag: str = "v1") -> list[Chunk]:
+    return [
+        Chunk(
+            id=f"{doc_id}-{tag}-{i}", doc_id=doc_id, text=t, source=f"/{doc_id}.md", chunk_index=i
+        )
+        for i, t in enumerate(texts)
+    ]
+
+
+def test_replace_swaps_chunks_and_returns_old_ids(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "i.sqlite3")
+    rec = DocumentRecord(doc_id="d1", source="/d1.md")
+    assert cat.replace_document(rec, _chunks("d1", ["alpha parking", "beta badges"])) == []
+    old = cat.replace_document(rec, _chunks("d1", ["gamma parking"], tag="v2"))
+    assert sorted(old) == ["d1-v1-0", "d1-v1-1"]
+    assert [c.text for c in cat.chunks_of("d1")] == ["gamma parking"]
+    assert [cid for cid, _ in cat.search("parking", 10)] == ["d1-v2-0"]
+    assert cat.search("badges", 10) == []
+
+
+def test_search_ranks_by_bm25_and_stems(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "i.sqlite3")
+    cat.replace_document(
+        DocumentRecord(doc_id="d", source="/d.md"),
+        _chunks("d", ["employees travelling by train", "travel policy for trains and trains", "x"]),
+    )
+    ids = [cid for cid, _ in cat.search("How do I travel by train?", 10)]
+    assert ids[:2] == ["d-v1-1", "d-v1-0"]
+
+
+def test_delete_unknown_document_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        Catalog(tmp_path / "i.sqlite3").delete_document("nope")
+
+
+def test_match_expression_quotes_terms_and_drops_stopwords() -> None:
+    assert match_expression('What is "the" NEAR(x) policy?') == '"near" OR "x" OR "policy"'
+    assert match_expression("???") == ""

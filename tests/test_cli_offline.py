@@ -1,0 +1,124 @@
+"""The CLI in a subprocess, with every non-loopback connection refused and recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT
+
+# Loaded by the child interpreter through PYTHONPATH: refuses and records any connection that
+# is not to loopback or a local socket, at the lowest level Python code can reach.
+GUARD = """
+import os, socket
+_log = os.environ["RAGSTEAD_EGRESS_LOG"]
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+def _local(host):
+    return host in ("localhost", "", None) or str(host).startswith("127.") or host == "::1"
+
+def _record(what):
+    with open(_log, "a") as fh:
+        fh.write(what + "\\n")
+
+def _check(sock, address):
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and not _local(address[0]):
+        _record(f"connect {address!r}")
+        raise ConnectionRefusedError(f"egress blocked by test: {address!r}")
+
+def connect(self, address):
+    _check(self, address)
+    return _real_connect(self, address)
+
+def connect_ex(self, address):
+    _check(self, address)
+    return _real_connect_ex(self, address)
+
+def getaddrinfo(host, *args, **kwargs):
+    if not _local(host if not isinstance(host, bytes) else host.decode()):
+        _record(f"resolve {host!r}")
+        raise socket.gaierror(f"egress blocked by test: {host!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+socket.socket.connect = connect
+socket.socket.connect_ex = connect_ex
+socket.getaddrinfo = getaddrinfo
+"""
+
+
+@pytest.fixture()
+def guarded_env(tmp_path: Path, model_cache: Path) -> dict[str, str]:
+    guard_dir = tmp_path / "guard"
+    guard_dir.mkdir()
+    (guard_dir / "sitecustomize.py").write_text(GUARD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGSTEAD_")}
+    env.update(
+        PYTHONPATH=f"{guard_dir}{os.pathsep}{ROOT}",
+        RAGSTEAD_EGRESS_LOG=str(tmp_path / "egress.log"),
+        RAGSTEAD_DATA_DIR=str(tmp_path / "data"),
+        RAGSTEAD_MODEL_CACHE_DIR=str(model_cache),
+    )
+    return env
+
+
+def _ragstead(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-c", "from api.cli import main; main()", *args]
+    if shutil.which("strace") and os.environ.get("RAGSTEAD_TEST_STRACE", "1") == "1":
+        cmd = [
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=connect",
+            "-o",
+            env["RAGSTEAD_EGRESS_LOG"] + ".strace",
+            *cmd,
+        ]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=ROOT)
+
+
+def _strace_egress(env: dict[str, str]) -> list[str]:
+    path = Path(env["RAGSTEAD_EGRESS_LOG"] + ".strace")
+    if not path.exists():
+        return []
+    lines = [ln for ln in path.read_text().splitlines() if "AF_INET" in ln]
+    return [
+        ln
+        for ln in lines
+        if 'inet_addr("127.' not in ln and '"::1"' not in ln and "::ffff:127." not in ln
+    ]
+
+
+@pytest.mark.slow
+def test_ingest_and_ask_never_leave_the_machine(guarded_env: dict[str, str]) -> None:
+    ingest = _ragstead(guarded_env, "ingest", str(EXAMPLES), "--json")
+    assert ingest.returncode == 0, ingest.stderr
+    assert len(json.loads(ingest.stdout)["added"]) >= 6
+    ask = _ragstead(guarded_env, "ask", "How much is Insight Pro per user and month?", "--json")
+    assert ask.returncode == 0, ask.stderr
+    body = json.loads(ask.stdout)
+    assert Path(body["citations"][0]["source"]).name == "price-list.csv"
+    assert set(body["citations"][0]) >= {"source", "page", "chunk_id", "score", "text"}
+    log = Path(guarded_env["RAGSTEAD_EGRESS_LOG"])
+    assert not log.exists() or log.read_text() == "", log.read_text()
+    assert _strace_egress(guarded_env) == []
+
+
+def test_cli_errors_are_clear(guarded_env: dict[str, str], tmp_path: Path) -> None:
+    missing = _ragstead(guarded_env, "ingest", str(tmp_path / "missing.pdf"))
+    assert missing.returncode == 2
+    assert "no such file" in missing.stderr and "Traceback" not in missing.stderr
+    empty = _ragstead(guarded_env, "ask", "  ")
+    assert empty.returncode == 2 and "question is empty" in empty.stderr
+    odd = tmp_path / "notes.xyz"
+    odd.write_text("hello")
+    unsupported = _ragstead(guarded_env, "ingest", str(odd))
+    assert unsupported.returncode == 1 and "unsupported" in unsupported.stderr
