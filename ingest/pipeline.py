@@ -155,10 +155,10 @@ class Ingestor:
             content_hash=digest,
             doc_type=path.suffix.lower().lstrip("."),
         )
-        report.chunks += self._write(base, parsed)
+        report.chunks += self.index_document(base, parsed)
         (report.updated if record else report.added).append(source)
 
-    def _write(self, record: DocumentRecord, parsed: ParsedDocument) -> int:
+    def index_document(self, record: DocumentRecord, parsed: ParsedDocument) -> int:
         """Chunk, embed and swap in one document and its children; returns chunks written."""
         record.title = parsed.title or Path(record.source).stem
         record.metadata = {**parsed.metadata, "warnings": parsed.warnings}
@@ -208,7 +208,7 @@ class Ingestor:
                 groups=record.groups,
                 parent_id=record.doc_id,
             )
-            written += self._write(child_record, child)
+            written += self.index_document(child_record, child)
         return written
 
     def _prune(self, root: Path, report: IngestReport) -> None:

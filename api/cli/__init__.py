@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import ask_cmds, ingest_cmds
+from api.cli import ask_cmds, eval_cmds, ingest_cmds
 
 app = typer.Typer(
     help="Ragstead: ask questions of your own documents, offline.", no_args_is_help=True
@@ -13,6 +13,7 @@ app.command()(ingest_cmds.ingest)
 app.add_typer(ingest_cmds.docs_app, name="docs")
 app.command()(ask_cmds.ask)
 app.command()(ask_cmds.serve)
+app.add_typer(eval_cmds.eval_app, name="eval")
 
 
 def main() -> None:
