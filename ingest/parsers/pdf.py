@@ -96,6 +96,11 @@ class _Chars:
         rect = self.rect
         return rect.left, rect.bottom, rect.right, rect.top
 
+    def generated(self, index: int) -> bool:
+        """Whether pdfium inserted this character (a space for a gap) rather than the PDF."""
+        index = self._index(index)
+        return index >= 0 and pdfium_c.FPDFText_IsGenerated(self.textpage, index) == 1
+
     def font(self, index: int) -> tuple[float, bool]:
         """Font size and boldness of a character."""
         index = self._index(index)
@@ -130,6 +135,8 @@ def _page_lines(textpage: Any) -> list[_Line]:
         cells: list[str] = []
         cell_start = start
         for space in re.finditer(r" +", text[start:end]):
+            if space.end() - space.start() == 1 and not chars.generated(start + space.start()):
+                continue  # a space written in the PDF is a word space; pdfium marks gaps it saw
             left, right = chars.box(start + space.start() - 1), chars.box(start + space.end())
             if left and right and right[0] - left[2] > gap:
                 cells.append(text[cell_start : start + space.start()].translate(_LIGATURES))
