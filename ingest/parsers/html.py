@@ -17,7 +17,8 @@ from ingest.parsers._common import (
     read_bytes,
 )
 
-#: page chrome and non-content: dropped with everything inside.
+#: page chrome and non-content: dropped with everything inside (a <header> inside an <article>,
+#: <main> or <section> stays: it is that part's own header).
 DROPPED_TAGS = frozenset(
     {
         "nav",
@@ -36,6 +37,7 @@ DROPPED_TAGS = frozenset(
         "head",
     }
 )
+_SECTIONING = ["article", "main", "section"]
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 #: tags that start a new element; anything else is inline and joins the text around it.
 _BLOCKS = frozenset(
@@ -96,7 +98,7 @@ class _Walker:
                 if not isinstance(child, _SKIPPED_STRINGS):
                     inline.append(_WHITESPACE.sub(" ", str(child)))
                 continue
-            if not isinstance(child, Tag) or child.name in DROPPED_TAGS:
+            if not isinstance(child, Tag):
                 continue
             name = child.name
             if name == "br":
@@ -147,6 +149,8 @@ def html_to_builder(markup: str | bytes, builder: ElementBuilder) -> str | None:
     title = clean_line(title_tag.get_text()) if title_tag else ""
     root = soup.body or soup
     for dropped in root.find_all(list(DROPPED_TAGS)):
+        if dropped.name == "header" and dropped.find_parent(_SECTIONING) is not None:
+            continue  # an article's own header holds its title, not page chrome
         dropped.decompose()
     _Walker(builder).walk(root)
     return title or None

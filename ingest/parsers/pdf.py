@@ -387,8 +387,10 @@ def parse_pdf(path: Path, *, max_bytes: int = MAX_BINARY_BYTES) -> ParsedDocumen
                 if text is None:
                     warnings.append(f"page {number} has no text layer")
                     continue
-                warnings.append(f"page {number} has no text layer; its text comes from OCR")
-                for paragraph in split_paragraphs(text.translate(_LIGATURES)):
+                paragraphs = split_paragraphs(text.translate(_LIGATURES))
+                found = "its text comes from OCR" if paragraphs else "OCR found no text on it"
+                warnings.append(f"page {number} has no text layer; {found}")
+                for paragraph in paragraphs:
                     builder.add(paragraph, page=number)
             title = _metadata_title(pdf) or builder.first_heading
     finally:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import mailbox
+import shutil
 import zipfile
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -21,8 +23,8 @@ def texts(doc: ParsedDocument, kind: str | None = None) -> list[str]:
     return [e.text for e in doc.elements if kind is None or e.kind == kind]
 
 
-def only(doc: ParsedDocument, predicate: object) -> Element:
-    found = [e for e in doc.elements if callable(predicate) and predicate(e)]
+def only(doc: ParsedDocument, predicate: Callable[[Element], bool]) -> Element:
+    found = [e for e in doc.elements if predicate(e)]
     assert len(found) == 1, found
     return found[0]
 
@@ -211,12 +213,12 @@ HTML = """<!DOCTYPE html><html><head><title>IT Security</title><style>p{color:re
 <h1>Security   Guidelines</h1><p>Passwords need
   14 characters.<br>Use a <b>passphrase</b>.</p>
 <div>Loose text in a div</div>
-<h2>Devices</h2><ul><li>Encrypt laptops</li><li>Lock screens</li></ul>
+<article><header><h2>Devices</h2></header><ul><li>Encrypt laptops</li><li>Lock screens</li></ul>
 <table><thead><tr><th>Class</th><th>Sharing</th></tr></thead>
 <tbody><tr><td>Public</td><td>Anyone</td></tr><tr><td>Internal</td><td>Staff</td></tr></tbody></table>
 <pre>  indented
     code</pre>
-<aside>Related links</aside><script>var tracking = 1;</script><form>Search box</form>
+</article><aside>Related links</aside><script>var tracking = 1;</script><form>Search box</form>
 <footer>Copyright footer</footer></body></html>"""
 
 
@@ -545,6 +547,30 @@ def test_pdf_page_without_text_layer_is_a_warning(tmp_path: Path) -> None:
     doc = parse(path)
     assert texts(doc) == ["Only page one has text."]
     assert len(doc.warnings) == 1 and doc.warnings[0].startswith("page 2 has no text layer")
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+def test_pdf_page_without_text_layer_is_ocred_with_tesseract(tmp_path: Path) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+    from reportlab.pdfgen import canvas
+
+    image = Image.new("L", (1200, 300), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=48)
+    draw.text((40, 40), "Scanned invoice total", fill=0, font=font)
+    draw.text((40, 140), "Amount due 420 EUR", fill=0, font=font)
+    image.save(tmp_path / "scan.png")
+    path = tmp_path / "scan.pdf"
+    pdf = canvas.Canvas(str(path))
+    pdf.drawImage(str(tmp_path / "scan.png"), 50, 500, width=500, height=125)
+    pdf.showPage()
+    pdf.save()
+    doc = parse(path)
+    assert doc.warnings == ["page 1 has no text layer; its text comes from OCR"]
+    assert [(e.text, e.page) for e in doc.elements] == [
+        ("Scanned invoice total", 1),
+        ("Amount due 420 EUR", 1),
+    ]
 
 
 def test_encrypted_pdf_is_a_parse_error(tmp_path: Path) -> None:
