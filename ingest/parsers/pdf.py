@@ -105,14 +105,13 @@ class _Chars:
         """Font size and boldness of a character."""
         index = self._index(index)
         size = float(pdfium_c.FPDFText_GetFontSize(self.textpage, index))
-        pdfium_c.FPDFText_GetFontInfo(
+        if not pdfium_c.FPDFText_GetFontInfo(
             self.textpage, index, self.name, 128, ctypes.byref(self.flags)
-        )
+        ):
+            return size, False
         name = self.name.value.lower()
-        bold = any(w in name for w in (b"bold", b"black", b"heavy")) or bool(
-            self.flags.value & _FORCE_BOLD
-        )
-        return size, bold
+        bold = any(w in name for w in (b"bold", b"black", b"heavy"))
+        return size, bold or bool(self.flags.value & _FORCE_BOLD)
 
 
 def _page_lines(textpage: Any) -> list[_Line]:
@@ -146,25 +145,23 @@ def _page_lines(textpage: Any) -> list[_Line]:
     return lines
 
 
-def _chrome_key(line: _Line) -> str:
-    return re.sub(r"\d+", "#", line.text.lower())
-
-
 def _edges(lines: list[_Line]) -> list[_Line]:
     return lines[:2] + lines[-2:]
 
 
 def _drop_page_chrome(pages: list[list[_Line]]) -> None:
     """Remove page numbers and lines repeated at the top or bottom of most pages."""
-    counts = Counter(
-        key for lines in pages for key in {_chrome_key(line) for line in _edges(lines)}
-    )
+
+    def key(line: _Line) -> str:
+        return re.sub(r"\d+", "#", line.text.lower())
+
+    counts = Counter(k for lines in pages for k in {key(line) for line in _edges(lines)})
     threshold = max(3, len(pages) // 2)
     for lines in pages:
         chrome = {
             id(line)
             for line in _edges(lines)
-            if counts[_chrome_key(line)] >= threshold or _PAGE_NUMBER.match(line.text)
+            if counts[key(line)] >= threshold or _PAGE_NUMBER.match(line.text)
         }
         lines[:] = [line for line in lines if id(line) not in chrome]
 
@@ -318,19 +315,22 @@ def _body_size(pages: list[list[_Line]]) -> float:
 
 
 def _ocr(page: Any) -> str | None:
-    """OCR one page with the tesseract command, if it is installed; None when it is not."""
+    """OCR one page with the tesseract command; None when it is not installed or fails."""
     tesseract = shutil.which("tesseract")
     if tesseract is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         image = Path(tmp) / "page.png"
         page.render(scale=300 / 72).to_pil().save(image)
-        done = subprocess.run(
-            [tesseract, str(image), "stdout"],
-            capture_output=True,
-            timeout=OCR_TIMEOUT_S,
-            check=False,
-        )
+        try:
+            done = subprocess.run(
+                [tesseract, str(image), "stdout"],
+                capture_output=True,
+                timeout=OCR_TIMEOUT_S,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
     return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
 
 
