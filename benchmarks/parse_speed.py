@@ -2,7 +2,8 @@
 
 Parses every PDF under ``--data`` (default ``../shared/data/enterprise`` beside the repository)
 once, single-threaded, after one untimed warm-up parse, timing each file, and reports pages/s
-per format, per folder and overall.
+per format, per folder and overall, beside a baseline: pypdfium2's plain text extraction alone
+(what the layout analysis costs on top).
 ``--all-formats`` also times every other supported file there (pages count as 1 per file for
 formats without pages). Prints a table and writes ``benchmarks/results/parse_speed.json``.
 
@@ -45,6 +46,25 @@ def time_file(path: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     pages = int(doc.metadata.get("pages") or doc.metadata.get("slides") or 1)
     return {"pages": pages, "elements": len(doc.elements), "seconds": seconds, "error": None}
+
+
+def pdfium_text_only(paths: list[Path]) -> dict[str, Any]:
+    """Baseline: pages/s of pypdfium2's plain text extraction alone, with no layout analysis."""
+    import pypdfium2 as pdfium
+
+    pages, start = 0, time.perf_counter()
+    for path in paths:
+        pdf = pdfium.PdfDocument(str(path))
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            textpage.get_text_range()
+            textpage.close()
+            page.close()
+            pages += 1
+        pdf.close()
+    seconds = time.perf_counter() - start
+    return {"pages": pages, "seconds": round(seconds, 3), "pages_per_s": round(pages / seconds, 1)}
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -117,6 +137,7 @@ def main() -> int:
         "overall": overall,
         "by_format": by_format,
         "by_folder": by_folder,
+        "pdfium_text_only": pdfium_text_only([p for p in files if p.suffix.lower() == ".pdf"]),
         "files": [{**r, "seconds": round(r["seconds"], 4)} for r in rows],
     }
 
@@ -128,6 +149,8 @@ def main() -> int:
             f"{label:<28}{s['files']:>7}{s['pages']:>8}{s['seconds']:>10.2f}"
             f"{s['pages_per_s']:>10}{s['mb_per_s']:>8}"
         )
+    base = report["pdfium_text_only"]
+    print(f"baseline: pypdfium2 text extraction alone, {base['pages_per_s']} pages/s")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"wrote {RESULTS.relative_to(REPO_ROOT)}")
