@@ -48,6 +48,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "is_supported",
     "parse",
+    "parser_for",
 ]
 
 #: suffix -> (module in this package, function). Modules load on first use.

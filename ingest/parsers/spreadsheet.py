@@ -129,7 +129,10 @@ def _dialect(sample: str, suffix: str) -> type[csv.Dialect] | str:
 def parse_csv(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> ParsedDocument:
     """Parse a .csv/.tsv file (encoding detected, dialect sniffed) into table elements."""
     text = read_text(path, max_bytes)
-    dialect = _dialect(text[:_SNIFF_BYTES], path.suffix.lower())
+    sample = text[:_SNIFF_BYTES]
+    if len(text) > _SNIFF_BYTES:
+        sample = sample.rsplit("\n", 1)[0]  # whole lines only: a cut line confuses the sniffer
+    dialect = _dialect(sample, path.suffix.lower())
     builder = ElementBuilder()
     with library_errors("CSV file"):
         _stream(csv.reader(io.StringIO(text, newline=""), dialect), builder, path.stem)
