@@ -1,0 +1,187 @@
+"""How fast the embedded generator loads and writes, on this machine's CPU.
+
+Measures, for the embedded SmolLM2-135M-Instruct through ``TransformersGenerator``:
+- load time in a fresh process: cold (GGUF conversion into an empty cache) and cached;
+- time to first token and tokens/s for three prompts, float32 against bfloat16.
+
+Prints a table and writes ``benchmarks/results/generator_speed.json``.
+
+    .venv/bin/python benchmarks/generator_speed.py [--cache-dir DIR] [--skip-cold]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from rag.generators import TransformersGenerator  # noqa: E402
+
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "generator_speed.json"
+PROMPTS = [
+    "What is the capital of France?",
+    "Write three sentences about why backups matter for a small company.",
+    "Summarize: Employees get 25 days of annual leave. Unused days expire at the end of March.",
+]
+MAX_NEW_TOKENS = 64
+REPEATS = 3
+
+_CHILD = """
+import json, sys, time
+start = time.perf_counter()
+from pathlib import Path
+from rag.generators import TransformersGenerator
+g = TransformersGenerator(None, Path(sys.argv[1]), device="cpu", dtype=sys.argv[2])
+loaded = g.load()
+print(json.dumps({"source": loaded.source, "load_s": loaded.load_seconds,
+                  "process_s": time.perf_counter() - start}))
+"""
+
+
+def load_in_new_process(cache_dir: Path, dtype: str) -> dict[str, Any]:
+    """Load the embedded model in a fresh Python process; its source and seconds."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(cache_dir), dtype],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def time_generation(generator: TransformersGenerator, prompt: str) -> dict[str, float]:
+    """Seconds to the first piece, and tokens per second, for one greedy answer."""
+    messages = [{"role": "user", "content": prompt}]
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    first: float | None = None
+    pieces: list[str] = []
+    for piece in generator.stream(messages, max_new_tokens=MAX_NEW_TOKENS):
+        if first is None:
+            first = time.perf_counter()
+        pieces.append(piece)
+    end = time.perf_counter()
+    cpu_s = time.process_time() - cpu_start
+    first = first if first is not None else end
+    tokens = generator.count_tokens("".join(pieces))
+    return {
+        "ttft_s": first - start,
+        "tokens": float(tokens),
+        "tokens_per_s": tokens / (end - start),
+        "decode_tokens_per_s": (tokens - 1) / (end - first) if tokens > 1 and end > first else 0.0,
+        "total_s": end - start,
+        # CPU seconds of all threads: less sensitive than wall time to other work on the machine.
+        "cpu_s": cpu_s,
+        "tokens_per_cpu_s": tokens / cpu_s if cpu_s > 0 else 0.0,
+    }
+
+
+def measure_speed(cache_dir: Path, dtypes: tuple[str, ...]) -> list[dict[str, Any]]:
+    """TTFT and tokens/s per prompt and dtype: median of the repeats, dtypes interleaved.
+
+    Interleaving (prompt by prompt, dtype by dtype, repeat by repeat) spreads any noise from
+    other work on the machine evenly over the dtypes compared.
+    """
+    import torch
+
+    generators = {d: TransformersGenerator(None, cache_dir, device="cpu", dtype=d) for d in dtypes}
+    for generator in generators.values():
+        generator.load()
+        time_generation(generator, "Hi")  # warm-up
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for _ in range(REPEATS):
+        for prompt in PROMPTS:
+            for dtype, generator in generators.items():
+                runs.setdefault((dtype, prompt), []).append(time_generation(generator, prompt))
+    results = []
+    for dtype in dtypes:
+        medians = [
+            {k: statistics.median(r[k] for r in runs[dtype, p]) for k in runs[dtype, p][0]}
+            for p in PROMPTS
+        ]
+        results.append(
+            {
+                "dtype": dtype,
+                "torch_threads": torch.get_num_threads(),
+                "prompts": [{"prompt": p, **m} for p, m in zip(PROMPTS, medians, strict=True)],
+                "mean_ttft_s": statistics.mean(m["ttft_s"] for m in medians),
+                "mean_tokens_per_s": statistics.mean(m["tokens_per_s"] for m in medians),
+                "mean_decode_tokens_per_s": statistics.mean(
+                    m["decode_tokens_per_s"] for m in medians
+                ),
+                "mean_tokens_per_cpu_s": statistics.mean(m["tokens_per_cpu_s"] for m in medians),
+            }
+        )
+    return results
+
+
+def main() -> None:
+    """Run the measurements, print them and write the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", type=Path, help="converted-model cache to use")
+    parser.add_argument("--skip-cold", action="store_true", help="skip the cold conversion")
+    args = parser.parse_args()
+    cache_dir: Path = args.cache_dir or Path(tempfile.mkdtemp(prefix="ragstead-bench-"))
+
+    report: dict[str, Any] = {
+        "model": "SmolLM2-135M-Instruct (embedded GGUF Q4_1, dequantized)",
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
+        "max_new_tokens": MAX_NEW_TOKENS,
+        "repeats": REPEATS,
+        "load": {},
+    }
+    if not args.skip_cold:
+        if any(cache_dir.iterdir()):
+            sys.exit(f"{cache_dir} is not empty: a cold load needs an empty cache (or --skip-cold)")
+        report["load"]["cold"] = load_in_new_process(cache_dir, "float32")
+    report["load"]["cached_float32"] = load_in_new_process(cache_dir, "float32")
+    report["load"]["cached_bfloat16"] = load_in_new_process(cache_dir, "bfloat16")
+    for name, load in report["load"].items():
+        print(
+            f"load {name:16s} from {load['source']:5s}: {load['load_s']:6.1f} s "
+            f"(process start to ready {load['process_s']:.1f} s)"
+        )
+
+    import torch
+
+    report["torch"] = torch.__version__
+    report["load_average_before"] = os.getloadavg()
+    report["speed"] = measure_speed(cache_dir, ("float32", "bfloat16"))
+    report["load_average_after"] = os.getloadavg()
+    print(
+        f"\n{'dtype':9s} {'prompt':40s} {'ttft s':>7s} {'tok':>4s} {'tok/s':>6s} "
+        f"{'decode':>6s} {'tok/cpu-s':>9s}"
+    )
+    for speed in report["speed"]:
+        for p in speed["prompts"]:
+            print(
+                f"{speed['dtype']:9s} {p['prompt'][:40]:40s} {p['ttft_s']:7.3f} "
+                f"{p['tokens']:4.0f} {p['tokens_per_s']:6.1f} {p['decode_tokens_per_s']:6.1f} "
+                f"{p['tokens_per_cpu_s']:9.1f}"
+            )
+        print(
+            f"{speed['dtype']:9s} {'mean':40s} {speed['mean_ttft_s']:7.3f} {'':4s} "
+            f"{speed['mean_tokens_per_s']:6.1f} {speed['mean_decode_tokens_per_s']:6.1f} "
+            f"{speed['mean_tokens_per_cpu_s']:9.1f}"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
