@@ -44,3 +44,31 @@ class Health(BaseModel):
     documents: int | None = None
     chunks: int | None = None
     detail: str | None = None
+
+
+class RetrieveRequest(BaseModel):
+    """A search over the indexed documents, with no generation."""
+
+    question: str = Field(..., description="the question or search text")
+    top_k: int = Field(5, ge=1, le=100, description="passages to return")
+
+
+class PassageOut(BaseModel):
+    """One retrieved passage."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    page: int | None
+    title: str = ""
+    section: str = ""
+    text: str
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+class RetrieveResponse(BaseModel):
+    """Passages, best first."""
+
+    passages: list[PassageOut]
