@@ -29,10 +29,22 @@ sys.path.insert(0, str(REPO_ROOT))
 from rag.generators import TransformersGenerator  # noqa: E402
 
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "generator_speed.json"
+_POLICY = (
+    "[{n}] Section {n} of the handbook: requests of type {n} go to the operations team, who "
+    "answer within {d} working days. Records are kept for {y} years, then deleted unless a "
+    "legal hold applies. Questions about this section go to the policy owner, who reviews it "
+    "every {m} months and publishes changes in the company newsletter."
+)
+#: a retrieval-sized prompt: about 1,000 tokens of context, as the assistant sends.
+RAG_PROMPT = (
+    "Answer from the context only and cite the passage numbers.\n\nContext:\n"
+    + "\n".join(_POLICY.format(n=n, d=n % 5 + 2, y=n % 7 + 3, m=n % 4 + 6) for n in range(1, 15))
+    + "\n\nQuestion: how long are records of type 9 kept?"
+)
 PROMPTS = [
     "What is the capital of France?",
     "Write three sentences about why backups matter for a small company.",
-    "Summarize: Employees get 25 days of annual leave. Unused days expire at the end of March.",
+    RAG_PROMPT,
 ]
 MAX_NEW_TOKENS = 64
 REPEATS = 3
@@ -138,6 +150,7 @@ def main() -> None:
     cache_dir: Path = args.cache_dir or Path(tempfile.mkdtemp(prefix="ragstead-bench-"))
 
     report: dict[str, Any] = {
+        "prompt_chars": [len(p) for p in PROMPTS],
         "model": "SmolLM2-135M-Instruct (embedded GGUF Q4_1, dequantized)",
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
         "max_new_tokens": MAX_NEW_TOKENS,

@@ -1,8 +1,8 @@
 """Generators: the real embedded SmolLM2 through TransformersGenerator, and
 OpenAICompatibleGenerator against a real HTTP server on 127.0.0.1 streaming SSE.
 
-The first run converts the GGUF (about 30 s) into a session cache directory; set
-RAGSTEAD_TEST_MODEL_CACHE to a directory to keep the converted model between runs.
+The first run converts the GGUF (about 30 s) into the session's model cache (the ``model_cache``
+fixture of tests/conftest.py); set RAGSTEAD_TEST_MODEL_CACHE to keep it between runs.
 """
 
 from __future__ import annotations
@@ -48,20 +48,13 @@ COUNT = [{"role": "user", "content": "Count from 1 to 10, separated by commas."}
 
 
 @pytest.fixture(scope="session")
-def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the converted SmolLM2 lives for this run (RAGSTEAD_TEST_MODEL_CACHE keeps it)."""
-    configured = os.environ.get("RAGSTEAD_TEST_MODEL_CACHE")
-    if configured:
-        path = Path(configured)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    return tmp_path_factory.mktemp("models")
+def smollm(model_cache: Path) -> TransformersGenerator:
+    """The embedded generator, loaded once for the session (converting the GGUF if needed).
 
-
-@pytest.fixture(scope="session")
-def smollm(model_cache_dir: Path) -> TransformersGenerator:
-    """The embedded generator, loaded once for the session (converting the GGUF if needed)."""
-    generator = TransformersGenerator(None, model_cache_dir, device="cpu")
+    ``model_cache`` (tests/conftest.py) is the session's converted-model cache; set
+    RAGSTEAD_TEST_MODEL_CACHE to keep it between runs.
+    """
+    generator = TransformersGenerator(None, model_cache, device="cpu")
     generator.load()
     return generator
 
