@@ -135,6 +135,7 @@ class AnswerStream(Iterator[str]):
         finish: Callable[[str, dict[str, float]], Answer],
         timings: dict[str, float],
         started: float,
+        passages: Sequence[Passage] = (),
     ) -> None:
         self._pieces = pieces
         self._finish = finish
@@ -144,6 +145,8 @@ class AnswerStream(Iterator[str]):
         self._parts: list[str] = []
         self._first_at: float | None = None
         self.answer: Answer | None = None
+        #: the passages retrieved for the question (best first).
+        self.passages: list[Passage] = list(passages)
 
     def __iter__(self) -> Self:
         return self
@@ -168,6 +171,7 @@ class AnswerStream(Iterator[str]):
             self._first_at = done
             self._timings["ttft_ms"] = (done - self._started) * 1000
         self._timings["generate_ms"] = (done - self._generating) * 1000
+        self._timings["decode_ms"] = (done - self._first_at) * 1000
         self.answer = self._finish("".join(self._parts), self._timings)
         self.answer.timings["total_ms"] = (time.perf_counter() - self._started) * 1000
 
@@ -209,6 +213,7 @@ class Assistant:
             self.config.template = template
         if self.config.mode not in MODES:
             raise InvalidRequestError(f"unknown answer mode {self.config.mode!r}")
+        self.vectors = EmbeddingCache(self.embedder)
         self.grounding = GroundingChecker(self.embedder, min_similarity=self.config.min_support)
         self.extractor = ExtractiveAnswerer(self.embedder, self.config.extractive)
         self.rewriter = rewriter
@@ -278,7 +283,7 @@ class Assistant:
             raise InvalidRequestError(f"top_k must be between 1 and 100, not {top_k}")
         t0 = time.perf_counter()
         passages = self.retriever.retrieve(question, top_k=top_k)
-        cache = EmbeddingCache(self.embedder)
+        cache = self.vectors
         relevance = self.relevance(question, passages, cache)
         t1 = time.perf_counter()
         timings["retrieve_ms"] = (t1 - t0) * 1000
@@ -291,7 +296,7 @@ class Assistant:
                     text, [], dict(times), covered=False, question=base.question, mode=base.mode
                 )
 
-            return AnswerStream(iter([NO_PASSAGES_ANSWER]), not_covered, timings, t0)
+            return AnswerStream(iter([NO_PASSAGES_ANSWER]), not_covered, timings, t0, passages)
         if mode == "extractive":
             text = self.extractor.answer(question, passages, cache=cache)
             timings["prompt_ms"] = (time.perf_counter() - t1) * 1000
@@ -299,7 +304,7 @@ class Assistant:
             def extracted(text: str, times: dict[str, float]) -> Answer:
                 return self._finish(text, passages, times, cache, base, model="", usage={})
 
-            return AnswerStream(iter([text] if text else []), extracted, timings, t0)
+            return AnswerStream(iter([text] if text else []), extracted, timings, t0, passages)
         messages, kept = build_messages(
             question,
             passages,
@@ -324,7 +329,7 @@ class Assistant:
             }
             return self._finish(text, kept, times, cache, base, self.generator.name, usage)
 
-        return AnswerStream(iter(pieces), generated, timings, t0)
+        return AnswerStream(iter(pieces), generated, timings, t0, passages)
 
     def relevance(
         self, question: str, passages: Sequence[Passage], cache: EmbeddingCache | None = None
@@ -335,8 +340,7 @@ class Assistant:
         known = [p.dense_score for p in passages if p.dense_score is not None]
         missing = [p.chunk.embed_text() for p in passages if p.dense_score is None]
         if missing:
-            cache = cache or EmbeddingCache(self.embedder)
-            vectors = cache.vectors([question, *missing])
+            vectors = (cache or self.vectors).vectors([question, *missing])
             known.extend(float(v) for v in vectors[1:] @ vectors[0])
         return max(known)
 

@@ -44,6 +44,11 @@ _QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how is are was were do does did can could "
     "should would will may might must has have had".split()
 )
+_FOLLOW_UP_START = re.compile(
+    r"^\s*(and|but|also|so|ok|okay|then|now|for|regarding|as for|same|what about|how about|"
+    r"what of)\b",
+    re.IGNORECASE,
+)
 _PREPOSITIONS = frozenset(
     "in at on during under after before within outside inside since until from to by".split()
 )
@@ -111,28 +116,14 @@ class RuleRewriter:
         words = [w.lower() for w in re.findall(r"[\w'-]+", question)]
         if not words:
             return False
-        cue = _CUES.match(question)
-        has_cue = bool(cue and cue.group(0).strip()) and words[0] in {
-            "and",
-            "but",
-            "also",
-            "so",
-            "ok",
-            "okay",
-            "then",
-            "now",
-            "what",
-            "how",
-            "for",
-            "regarding",
-            "as",
-            "same",
-            "with",
-        }
-        has_cue = has_cue and not self._is_full_question(question)
+        has_cue = bool(_FOLLOW_UP_START.match(question)) and not self._is_full_question(question)
         pronoun = any(w in _PRONOUNS for w in words)
-        few = len(content_words(question)) <= 2
-        return has_cue or pronoun or few
+        n_content = len([w for w in words if w not in STOPWORDS])
+        if has_cue or pronoun:
+            return True
+        if words[0] in _QUESTION_WORDS and n_content >= 2:
+            return False  # "What is the mileage allowance?" stands alone
+        return n_content <= 2  # "part-time staff?"
 
     @staticmethod
     def _is_full_question(question: str) -> bool:
@@ -183,9 +174,30 @@ class RuleRewriter:
         sims = sims + np.array([0.02 * (len(t.split()) - 1) for t in texts], dtype=np.float32)
         best = int(np.argmax(sims))
         if float(sims[best]) < self.min_similarity:
-            return None
+            # a new name ("the Connector Pack") takes the place of the previous one
+            names = [
+                i
+                for i, t in enumerate(texts)
+                if spans[i][0] > 0 and all(w[:1].isupper() for w in t.split())
+            ]
+            if not focus[:1].isupper() or not names:
+                return None
+            best = max(names, key=lambda i: float(sims[i]))
         start, end = spans[best]
+        # a name is replaced whole: "Insight" in "Insight Pro" stands for "Insight Pro"
+        first = next(i for i, t in enumerate(tokens) if t.start() == start)
+        last = next(i for i, t in enumerate(tokens) if t.end() == end)
+        while last + 1 < len(tokens) and _is_name_part(tokens[last + 1].group(0)):
+            last += 1
+            end = tokens[last].end()
+        while first > 1 and _is_name_part(tokens[first - 1].group(0)):
+            first -= 1
+            start = tokens[first].start()
         return previous[:start] + focus + previous[end:]
+
+
+def _is_name_part(word: str) -> bool:
+    return word[:1].isupper() and word.lower() not in _QUESTION_WORDS | STOPWORDS
 
 
 REWRITE_SYSTEM = (

@@ -27,12 +27,15 @@ from rag.types import Passage
 class ExtractiveParams:
     """Weights of the sentence score and how many sentences an answer may take.
 
-    Tuned on COVID-QA dev questions (``benchmarks/calibrate_answers.py``).
+    Tuned on half of the COVID-QA dev questions (``benchmarks/calibrate_answers.py``).
     """
 
     similarity_weight: float = 1.0
     overlap_weight: float = 0.5
+    #: bonus for sentences of better-ranked passages: ``rank_weight / passage number``.
     rank_weight: float = 0.1
+    #: bonus for sentences of the document most of the retrieved passages come from.
+    document_weight: float = 0.0
     #: a second sentence is added when it scores at least this share of the best one.
     second_ratio: float = 0.95
     max_sentences: int = 2
@@ -40,8 +43,65 @@ class ExtractiveParams:
     min_words: int = 5
 
 
+@dataclass
+class Candidate:
+    """A sentence that could answer, with what its score is made of."""
+
+    sentence: PassageSentence
+    similarity: float
+    overlap: float
+    document_share: float
+
+    def score(self, p: ExtractiveParams) -> float:
+        """The weighted score under ``p``."""
+        return (
+            p.similarity_weight * self.similarity
+            + p.overlap_weight * self.overlap
+            + p.rank_weight / self.sentence.n
+            + p.document_weight * self.document_share
+        )
+
+
 def _stem(word: str) -> str:
     return re.sub(r"(ies|es|s|ing|ed)$", "", word) if len(word) > 4 else word
+
+
+def candidates(
+    question: str, passages: Sequence[Passage], cache: EmbeddingCache, min_words: int = 5
+) -> list[Candidate]:
+    """Every sentence of the passages with its similarity, word overlap and document share."""
+    sentences = _candidates(passage_sentences(passages), min_words)
+    if not sentences:
+        return []
+    q_vec = cache.vectors([question])[0]
+    sims = cache.vectors([c.text for c in sentences]) @ q_vec
+    q_words = {_stem(w) for w in content_words(question)}
+    docs = [p.chunk.doc_id for p in passages]
+    out = []
+    for sim, sentence in zip(sims, sentences, strict=True):
+        words = {_stem(w) for w in content_words(sentence.text)}
+        overlap = len(q_words & words) / len(q_words) if q_words else 0.0
+        share = docs.count(docs[sentence.n - 1]) / len(docs)
+        out.append(Candidate(sentence, float(sim), overlap, share))
+    return out
+
+
+def choose(found: Sequence[Candidate], p: ExtractiveParams) -> list[PassageSentence]:
+    """The answer sentences under ``p``, in passage order."""
+    if not found:
+        return []
+    ranked = sorted(found, key=lambda c: c.score(p), reverse=True)
+    best = ranked[0].score(p)
+    chosen = [ranked[0].sentence]
+    for cand in ranked[1 : p.max_sentences]:
+        if best > 0 and cand.score(p) >= p.second_ratio * best:
+            chosen.append(cand.sentence)
+    return sorted(chosen, key=lambda s: (s.n, s.start))
+
+
+def render(chosen: Sequence[PassageSentence]) -> str:
+    """Sentences joined, each with its ``[n]`` marker."""
+    return " ".join(_cited(c.text, c.n) for c in chosen)
 
 
 class ExtractiveAnswerer:
@@ -51,36 +111,6 @@ class ExtractiveAnswerer:
         self.embedder = embedder
         self.params = params or ExtractiveParams()
 
-    def rank(
-        self,
-        question: str,
-        passages: Sequence[Passage],
-        *,
-        cache: EmbeddingCache | None = None,
-    ) -> list[tuple[float, PassageSentence]]:
-        """Every candidate sentence with its score, best first."""
-        cache = cache or EmbeddingCache(self.embedder)
-        candidates = _candidates(passage_sentences(passages), self.params.min_words)
-        if not candidates:
-            return []
-        q_vec = cache.vectors([question])[0]
-        vectors = cache.vectors([c.text for c in candidates])
-        sims = vectors @ q_vec
-        q_words = {_stem(w) for w in content_words(question)}
-        p = self.params
-        scored = []
-        for sim, cand in zip(sims, candidates, strict=True):
-            words = {_stem(w) for w in content_words(cand.text)}
-            overlap = len(q_words & words) / len(q_words) if q_words else 0.0
-            score = (
-                p.similarity_weight * float(sim)
-                + p.overlap_weight * overlap
-                + p.rank_weight / cand.n
-            )
-            scored.append((score, cand))
-        scored.sort(key=lambda item: item[0], reverse=True)
-        return scored
-
     def answer(
         self,
         question: str,
@@ -89,16 +119,9 @@ class ExtractiveAnswerer:
         cache: EmbeddingCache | None = None,
     ) -> str:
         """The answer text with ``[n]`` markers; "" when the passages have no sentences."""
-        ranked = self.rank(question, passages, cache=cache)
-        if not ranked:
-            return ""
-        best_score, best = ranked[0]
-        chosen = [best]
-        for score, cand in ranked[1 : self.params.max_sentences]:
-            if best_score > 0 and score >= self.params.second_ratio * best_score:
-                chosen.append(cand)
-        chosen.sort(key=lambda c: (c.n, c.start))
-        return " ".join(_cited(c.text, c.n) for c in chosen)
+        cache = cache or EmbeddingCache(self.embedder)
+        found = candidates(question, passages, cache, self.params.min_words)
+        return render(choose(found, self.params))
 
 
 def _candidates(sentences: list[PassageSentence], min_words: int) -> list[PassageSentence]:

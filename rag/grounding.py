@@ -19,6 +19,8 @@ Example::
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -53,21 +55,35 @@ class TextEmbedder(Protocol):
 
 
 class EmbeddingCache:
-    """Embeds each distinct text once (per answer: extraction and grounding share it)."""
+    """Embeds each distinct text once: a bounded, thread-safe LRU shared by the requests of an
+    assistant (the sentences of popular passages are embedded once, not on every answer)."""
 
-    def __init__(self, embedder: TextEmbedder) -> None:
+    def __init__(self, embedder: TextEmbedder, *, max_items: int = 50_000) -> None:
         self.embedder = embedder
-        self._vectors: dict[str, np.ndarray] = {}
+        self.max_items = max_items
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts``, one row each."""
-        todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        if todo:
-            for text, vector in zip(todo, self.embedder.embed_batch(todo), strict=True):
-                self._vectors[text] = np.asarray(vector, dtype=np.float32)
         if not texts:
             return np.zeros((0, 1), dtype=np.float32)
-        return np.stack([self._vectors[t] for t in texts])
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for text in texts:
+                hit = self._vectors.get(text)
+                if hit is not None:
+                    self._vectors.move_to_end(text)
+                    found[text] = hit
+        todo = list(dict.fromkeys(t for t in texts if t not in found))
+        if todo:
+            computed = self.embedder.embed_batch(todo)
+            with self._lock:
+                for text, vector in zip(todo, computed, strict=True):
+                    found[text] = self._vectors[text] = np.asarray(vector, dtype=np.float32)
+                while len(self._vectors) > self.max_items:
+                    self._vectors.popitem(last=False)
+        return np.stack([found[t] for t in texts])
 
 
 @dataclass
@@ -133,8 +149,18 @@ def claims_of(text: str) -> list[_Claim]:
     A marker standing alone after a sentence ("... 28 days. [1]") belongs to that sentence.
     """
     claims: list[_Claim] = []
+    leading = re.compile(r"^(?:\s*" + CITATION_MARKER.pattern + r")+")
     for start, end in sentence_spans(text):
         sentence = text[start:end]
+        lead = leading.match(sentence)
+        if lead and claims:  # "... 28 days. [1] Next sentence": [1] closes the sentence before
+            numbers = [
+                n
+                for m in CITATION_MARKER.finditer(lead.group(0))
+                for n in marker_numbers(m.group(1))
+            ]
+            claims[-1].cited = list(dict.fromkeys([*claims[-1].cited, *numbers]))
+            sentence = sentence[lead.end() :]
         cited = [n for m in CITATION_MARKER.finditer(sentence) for n in marker_numbers(m.group(1))]
         bare = strip_markers(sentence)
         if not re.search(r"\w", bare):

@@ -27,7 +27,7 @@ DEFAULT_SYSTEM_PROMPT = (
     "and cite the passage numbers you used like [1]. If the passages do not contain the "
     "answer, say that the documents do not cover it."
 )
-DEFAULT_PASSAGE_TEMPLATE = "[{n}] ({label}) {text}"
+DEFAULT_PASSAGE_TEMPLATE = "[{n}] {label}\n{text}"
 DEFAULT_QUESTION_TEMPLATE = "Passages:\n{passages}\n\nQuestion: {question}"
 #: tokens a chat template adds around each message (role markers, separators).
 MESSAGE_OVERHEAD = 6
