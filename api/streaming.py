@@ -45,16 +45,20 @@ def answer_events(stream: AnswerStream, first: list[str]) -> Iterator[str]:
         stream.close()
 
 
-def sse_response(stream: AnswerStream) -> StreamingResponse:
-    """A streaming response for ``stream``; errors before the first piece are raised here."""
-    first: list[str] = []
+def prefetch(stream: AnswerStream) -> list[str]:
+    """The first piece of the answer (none if it is empty); errors before it are raised here."""
     try:
-        first.append(next(stream))
+        return [next(stream)]
     except StopIteration:
-        pass
+        return []
     except BaseException:
         stream.close()
         raise
+
+
+def sse_response(stream: AnswerStream) -> StreamingResponse:
+    """A streaming response for ``stream``; errors before the first piece are raised here."""
+    first = prefetch(stream)
     return StreamingResponse(
         answer_events(stream, first), media_type="text/event-stream", headers=SSE_HEADERS
     )

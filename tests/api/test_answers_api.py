@@ -8,11 +8,15 @@ OpenAI-compatible server on 127.0.0.1 where the HTTP path is what is tested.
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -192,3 +196,48 @@ def test_answers_from_a_model_server_on_the_premises(example_container: Containe
             assert failed.status_code == 502 and "warming up" in failed.json()["error"]["message"]
     finally:
         server.close()
+
+
+def test_openai_chat_completions_speaks_the_protocol(client: TestClient) -> None:
+    models = client.get("/v1/models").json()
+    assert {m["id"] for m in models["data"]} == {
+        "ragstead", "ragstead-generative", "ragstead-extractive"
+    }  # fmt: skip
+    messages = [{"role": "user", "content": [{"type": "text", "text": LEAVE}]}]
+    r = client.post(
+        "/v1/chat/completions", json={"model": "ragstead-extractive", "messages": messages}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    content = body["choices"][0]["message"]["content"]
+    assert body["object"] == "chat.completion" and body["choices"][0]["finish_reason"] == "stop"
+    assert "28 days" in content and "Sources:\n[1] leave-policy.md" in content
+    assert body["ragstead"]["grounded"] is True
+    unknown = client.post("/v1/chat/completions", json={"model": "gpt-4", "messages": messages})
+    assert unknown.status_code == 400 and "ragstead" in unknown.json()["error"]["hint"]
+
+
+def test_an_openai_client_reads_the_stream_over_http(example_container: Container) -> None:
+    """Ragstead's own OpenAI-compatible client (the one that talks to vLLM) against a real
+    uvicorn server on 127.0.0.1 serving the app."""
+    app = create_app(container_with(example_container, EchoGenerator()), load_in_background=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        reader = OpenAICompatibleGenerator(
+            f"http://127.0.0.1:{port}/v1", "ragstead-generative", timeout_s=60
+        )
+        pieces = list(reader.stream([{"role": "user", "content": LEAVE}]))
+        text = "".join(pieces)
+        assert len(pieces) > 3  # token by token, then the sources
+        assert "28 days" in text and text.endswith("[1] leave-policy.md")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
