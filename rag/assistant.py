@@ -81,9 +81,9 @@ class AnswerConfig:
     mode: str = "generative"
     max_new_tokens: int = 160
     #: cosine similarity of question and best passage under which the documents "do not cover" it.
-    min_relevance: float = 0.25
+    min_relevance: float = 0.29
     #: similarity a sentence needs to a passage sentence to count as supported.
-    min_support: float = 0.6
+    min_support: float = 0.63
     stop: tuple[str, ...] = ()
     #: tokens of earlier conversation turns kept in a generative prompt.
     history_tokens: int = 512

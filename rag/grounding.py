@@ -29,6 +29,7 @@ import numpy as np
 
 from rag.text import (
     CITATION_MARKER,
+    content_words,
     marker_numbers,
     names_in,
     numbers_in,
@@ -44,6 +45,10 @@ REFUSAL = re.compile(
     r"\b(cover|contain|mention|say|provide|include|information|answer|specif|state|address)",
     re.IGNORECASE,
 )
+
+
+#: share of a sentence's content words found in its passage above which it counts as copied.
+COPIED = 0.9
 
 
 class TextEmbedder(Protocol):
@@ -174,7 +179,7 @@ def claims_of(text: str) -> list[_Claim]:
 class GroundingChecker:
     """Scores each answer sentence for support by its cited passages (see the module doc)."""
 
-    def __init__(self, embedder: TextEmbedder, *, min_similarity: float = 0.6) -> None:
+    def __init__(self, embedder: TextEmbedder, *, min_similarity: float = 0.63) -> None:
         self.embedder = embedder
         self.min_similarity = min_similarity
 
@@ -271,11 +276,23 @@ class GroundingChecker:
             missing = missing_in([pick]) if pick is not None else facts
             score = best[pick][0] if pick is not None else 0.0
             # an unsupported claim gets no citation: no passage is where it came from
-            found = pick is not None and not missing and score >= self.min_similarity
+            found = (
+                pick is not None
+                and not missing
+                and (
+                    score >= self.min_similarity
+                    or word_coverage(claim.text, [lowered[pick - 1]]) >= COPIED
+                )
+            )
             cited = [pick] if found and pick is not None else []
             chosen = {pick: best[pick]} if found and pick is not None else {}
         score = max(0.0, min(1.0, score))
-        supported = not missing and score >= self.min_similarity
+        # a sentence that copies the passage (nearly all its words occur there) is supported
+        # even where the embedding of a fragment is far from the whole sentence
+        copied = (
+            bool(cited) and word_coverage(claim.text, [lowered[n - 1] for n in cited]) >= COPIED
+        )
+        supported = not missing and (score >= self.min_similarity or copied)
         if not claim.cited and not cited:
             reason = "no passage supports this" + (
                 f" ({', '.join(missing)} not found in the passages)" if missing else ""
@@ -288,6 +305,15 @@ class GroundingChecker:
             reason = "" if claim.cited else f"not cited; supported by passage {_refs(cited)}"
         support = SentenceSupport(claim.text, cited, supported, score, missing, "claim", reason)
         return support, chosen
+
+
+def word_coverage(claim: str, passages_lower: Sequence[str]) -> float:
+    """Share of the claim's content words that occur in the passages (0 without words)."""
+    words = content_words(claim)
+    if not words:
+        return 0.0
+    text = "\n".join(passages_lower)
+    return sum(occurs_in(w, text) for w in words) / len(words)
 
 
 def _refs(numbers: Sequence[int]) -> str:

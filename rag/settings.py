@@ -87,10 +87,10 @@ class AnswerSettings(BaseModel):
         "auto", description="auto = extractive for the embedded 135M model, else generative"
     )
     min_relevance: float = Field(
-        0.25, ge=-1.0, le=1.0, description="question-passage cosine under which: 'not covered'"
+        0.29, ge=-1.0, le=1.0, description="question-passage cosine under which: 'not covered'"
     )
     min_support: float = Field(
-        0.6, ge=0.0, le=1.0, description="similarity a sentence needs to count as supported"
+        0.63, ge=0.0, le=1.0, description="similarity a sentence needs to count as supported"
     )
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     passage_template: str = Field(DEFAULT_PASSAGE_TEMPLATE, description="{n} {label} {text}")
