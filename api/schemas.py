@@ -13,7 +13,9 @@ class QueryRequest(BaseModel):
     question: str = Field(
         ..., description="the question", examples=["How many days of annual leave?"]
     )
-    top_k: int = Field(5, ge=1, le=100, description="passages to retrieve")
+    top_k: int | None = Field(
+        None, ge=1, le=100, description="passages to retrieve (default: answers.top_k)"
+    )
     mode: Literal["auto", "generative", "extractive"] = Field(
         "auto", description="generative (the model writes), extractive (no model) or auto"
     )
@@ -41,7 +43,7 @@ class ChatRequest(BaseModel):
             ]
         ],
     )
-    top_k: int = Field(5, ge=1, le=100, description="passages to retrieve")
+    top_k: int | None = Field(None, ge=1, le=100, description="passages to retrieve")
     mode: Literal["auto", "generative", "extractive"] = "auto"
     stream: bool = False
 

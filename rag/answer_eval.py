@@ -119,7 +119,7 @@ def load_questions(path: Path, *, limit: int | None = None) -> list[EvalQuestion
 
 
 def evaluate_one(
-    assistant: Assistant, question: EvalQuestion, *, mode: str | None, top_k: int = 5
+    assistant: Assistant, question: EvalQuestion, *, mode: str | None, top_k: int | None = None
 ) -> EvalRow:
     """Answer one question and score the answer."""
     stream = assistant.stream(question.question, top_k=top_k, mode=mode)

@@ -79,6 +79,8 @@ class AnswerConfig:
 
     #: "generative" or "extractive": the mode used when a request does not name one.
     mode: str = "generative"
+    #: passages an answer draws on when a request does not say (10 measured better than 5).
+    top_k: int = 10
     max_new_tokens: int = 160
     #: cosine similarity of question and best passage under which the documents "do not cover" it.
     min_relevance: float = 0.29
@@ -224,7 +226,7 @@ class Assistant:
         self,
         question: str,
         *,
-        top_k: int = 5,
+        top_k: int | None = None,
         mode: str | None = None,
         history: Sequence[Message] = (),
     ) -> Answer:
@@ -232,7 +234,7 @@ class Assistant:
         return self.stream(question, top_k=top_k, mode=mode, history=history).result()
 
     def chat(
-        self, messages: Sequence[Message], *, top_k: int = 5, mode: str | None = None
+        self, messages: Sequence[Message], *, top_k: int | None = None, mode: str | None = None
     ) -> AnswerStream:
         """Answer the last user message of a conversation; a follow-up is rewritten first."""
         history, question = split_conversation(messages)
@@ -258,7 +260,7 @@ class Assistant:
         self,
         question: str,
         *,
-        top_k: int = 5,
+        top_k: int | None = None,
         mode: str | None = None,
         history: Sequence[Message] = (),
     ) -> AnswerStream:
@@ -272,13 +274,14 @@ class Assistant:
     def _start(
         self,
         question: str,
-        top_k: int,
+        top_k: int | None,
         mode: str | None,
         history: Sequence[Message],
         timings: dict[str, float],
         started: float | None,
     ) -> AnswerStream:
         mode = self.resolve_mode(mode)
+        top_k = self.config.top_k if top_k is None else top_k
         if not 1 <= top_k <= 100:
             raise InvalidRequestError(f"top_k must be between 1 and 100, not {top_k}")
         t0 = time.perf_counter()

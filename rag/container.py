@@ -101,6 +101,7 @@ class Container:
         a = self.settings.answers
         config = AnswerConfig(
             mode=self.answer_mode,
+            top_k=a.top_k,
             max_new_tokens=self.settings.generator.max_new_tokens,
             min_relevance=a.min_relevance,
             min_support=a.min_support,

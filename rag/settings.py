@@ -86,6 +86,7 @@ class AnswerSettings(BaseModel):
     mode: Literal["auto", "generative", "extractive"] = Field(
         "auto", description="auto = extractive for the embedded 135M model, else generative"
     )
+    top_k: int = Field(10, ge=1, le=100, description="passages per answer (a request may say)")
     min_relevance: float = Field(
         0.29, ge=-1.0, le=1.0, description="question-passage cosine under which: 'not covered'"
     )

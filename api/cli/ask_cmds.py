@@ -21,7 +21,9 @@ Mode = Annotated[
 
 def ask(
     question: Annotated[str, typer.Argument(help="the question")],
-    top_k: Annotated[int, typer.Option("--top-k", "-k", help="passages to retrieve")] = 5,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", "-k", help="passages to retrieve (default 10)")
+    ] = None,
     mode: Mode = "auto",
     stream: Annotated[
         bool, typer.Option("--stream", help="print the answer as it is written")

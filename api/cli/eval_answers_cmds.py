@@ -64,7 +64,9 @@ def eval_answers(
     limit: Annotated[
         int | None, typer.Option("--limit", help="answer N questions spread over the set")
     ] = None,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", help="passages per answer")] = 5,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", "-k", help="passages per answer (default 10)")
+    ] = None,
     index_dir: Annotated[
         Path | None, typer.Option("--index-dir", help="where the corpus index lives")
     ] = None,
@@ -86,6 +88,7 @@ def eval_answers(
         container = eval_container(corpus, index_dir)
         assistant = container.assistant
         resolved = assistant.resolve_mode(mode)
+        top_k = top_k or assistant.config.top_k
         rows = []
         for i, item in enumerate(items, 1):
             rows.append(evaluate_one(assistant, item, mode=resolved, top_k=top_k))

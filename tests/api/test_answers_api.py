@@ -173,7 +173,7 @@ def test_answers_from_a_model_server_on_the_premises(example_container: Containe
     server = FakeModelServer()
     try:
         server.script = [
-            sse("Full-time employees receive ", "28 days of annual leave [1]", "[9]."),
+            sse("Full-time employees receive ", "28 days of annual leave [1]", "[42]."),
             error(500, "warming up"),
             error(500, "warming up"),
             error(500, "warming up"),
@@ -187,7 +187,7 @@ def test_answers_from_a_model_server_on_the_premises(example_container: Containe
             got = events(r.text)
             assert [k for k, _ in got][-1] == "answer" and len(got) == 4
             final = got[-1][1]
-            assert final["removed_citations"] == [9] and "[9]" not in final["answer"]
+            assert final["removed_citations"] == [42] and "[42]" not in final["answer"]
             assert final["grounded"] is True and final["model"] == "openai:served-model"
             assert Path(final["citations"][0]["source"]).name == "leave-policy.md"
             sent = server.requests[0]["body"]
