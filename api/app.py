@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 import rag.offline  # noqa: F401
 from api.errors import install_error_handlers
-from api.routes import health, query, retrieve
+from api.routes import chat, health, openai_compat, query, retrieve
 from api.state import AppState
 from rag.container import Container
 from rag.settings import Settings, load_settings
@@ -45,4 +45,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(query.router)
     app.include_router(retrieve.router)
+    app.include_router(chat.router)
+    app.include_router(openai_compat.router)
     return app

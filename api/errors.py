@@ -47,6 +47,18 @@ def error_body(kind: str, message: str, hint: str | None) -> dict[str, object]:
     return {"error": {"type": kind, "message": message, "hint": hint}}
 
 
+def error_payload(exc: Exception) -> dict[str, object]:
+    """The error body plus its HTTP status, for errors that happen inside an event stream."""
+    if isinstance(exc, RagsteadError):
+        body = error_body(type(exc).__name__, exc.message, exc.hint)
+        body["status"] = status_for(exc)
+        return body
+    log.exception("unexpected error while streaming", exc_info=exc)
+    body = error_body("InternalError", "the answer failed unexpectedly", "see the server log")
+    body["status"] = 500
+    return body
+
+
 async def _ragstead_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RagsteadError)
     status = status_for(exc)

@@ -27,6 +27,8 @@ class ChunkDraft:
     page: int | None = None
     page_end: int | None = None
     kinds: list[str] = field(default_factory=list)
+    #: (character offset in ``text``, page) where a later page begins inside this chunk.
+    page_breaks: list[tuple[int, int]] = field(default_factory=list)
 
 
 def section_label(section: tuple[str, ...]) -> str:
@@ -144,6 +146,8 @@ def chunk_elements(
                     and current_tokens < min_tokens
                     and current_tokens + tokens + 1 <= budget
                 ):
+                    if el.page is not None and el.page != current.page_end:
+                        current.page_breaks.append((len(current.text) + 1, el.page))
                     current.text += "\n" + piece
                     current_tokens = count_tokens(current.text)
                     current.page_end = el.page if el.page is not None else current.page_end

@@ -179,6 +179,7 @@ class Ingestor:
                 section=d.section,
                 page=d.page,
                 page_end=d.page_end,
+                page_breaks=tuple(d.page_breaks),
                 kinds=",".join(d.kinds),
                 chunk_index=i,
                 content_hash=hashlib.sha256(d.text.encode("utf-8")).hexdigest()[:16],

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from rag.assistant import Assistant
+from rag.assistant import AnswerConfig, Assistant
+from rag.conversation import ModelRewriter, QueryRewriter, RuleRewriter
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generators import build_generator
 from rag.generators.base import Generator
+from rag.prompting import PromptTemplate
 from rag.retriever import RetrievalParams, Retriever
 from rag.settings import Settings
 from rag.stores.catalog import Catalog
@@ -63,11 +65,54 @@ class Container:
             dtype=g.dtype,
             timeout_s=g.timeout_s,
             max_queue=g.max_queue,
+            temperature=g.temperature,
+            max_retries=g.max_retries,
+            context_window=g.context_window,
         )
+
+    @property
+    def embedded_generator(self) -> bool:
+        """True when the generator is the embedded SmolLM2-135M (no model configured)."""
+        g = self.settings.generator
+        return g.kind == "transformers" and g.model_dir is None
+
+    @property
+    def answer_mode(self) -> str:
+        """The default answer mode: ``auto`` is extractive for the embedded model."""
+        mode = self.settings.answers.mode
+        if mode == "auto":
+            return "extractive" if self.embedded_generator else "generative"
+        return mode
+
+    @cached_property
+    def rewriter(self) -> QueryRewriter | None:
+        """How follow-up questions are made standalone (None: they are not)."""
+        kind = self.settings.chat.rewriter
+        if kind == "off":
+            return None
+        rules = RuleRewriter(self.embedder)
+        if kind == "rules" or (kind == "auto" and self.embedded_generator):
+            return rules
+        return ModelRewriter(self.generator, rules)
 
     @cached_property
     def assistant(self) -> Assistant:
-        """Retrieval plus generation."""
+        """Retrieval, answering, citations and the grounding check."""
+        a = self.settings.answers
+        config = AnswerConfig(
+            mode=self.answer_mode,
+            top_k=a.top_k,
+            max_new_tokens=self.settings.generator.max_new_tokens,
+            min_relevance=a.min_relevance,
+            min_support=a.min_support,
+            stop=tuple(a.stop),
+            history_tokens=self.settings.chat.history_tokens,
+            template=PromptTemplate(a.system_prompt, a.passage_template, a.question_template),
+        )
         return Assistant(
-            self.retriever, self.generator, max_new_tokens=self.settings.generator.max_new_tokens
+            self.retriever,
+            self.generator,
+            embedder=self.embedder,
+            config=config,
+            rewriter=self.rewriter,
         )

@@ -11,12 +11,18 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
+)
+
+from rag.prompting import (
+    DEFAULT_PASSAGE_TEMPLATE,
+    DEFAULT_QUESTION_TEMPLATE,
+    DEFAULT_SYSTEM_PROMPT,
 )
 
 
@@ -42,6 +48,11 @@ class GeneratorSettings(BaseModel):
     timeout_s: float = Field(120.0, gt=0)
     max_new_tokens: int = Field(160, ge=1)
     max_queue: int = Field(8, ge=0)
+    temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding")
+    max_retries: int = Field(2, ge=0, description="model server: retries before the first token")
+    context_window: int | None = Field(
+        None, ge=256, description="model server's context window; None = 8192"
+    )
 
 
 class StoreSettings(BaseModel):
@@ -69,6 +80,50 @@ class RetrievalSettings(BaseModel):
     min_score: float = Field(0.0, ge=0.0, description="fused-score floor for 'not covered'")
 
 
+class AnswerSettings(BaseModel):
+    """How answers are written, cited and checked (see rag/assistant.py)."""
+
+    mode: Literal["auto", "generative", "extractive"] = Field(
+        "auto", description="auto = extractive for the embedded 135M model, else generative"
+    )
+    top_k: int = Field(10, ge=1, le=100, description="passages per answer (a request may say)")
+    min_relevance: float = Field(
+        0.29, ge=-1.0, le=1.0, description="question-passage cosine under which: 'not covered'"
+    )
+    min_support: float = Field(
+        0.63, ge=0.0, le=1.0, description="similarity a sentence needs to count as supported"
+    )
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    passage_template: str = Field(DEFAULT_PASSAGE_TEMPLATE, description="{n} {label} {text}")
+    question_template: str = Field(DEFAULT_QUESTION_TEMPLATE, description="{passages} {question}")
+    stop: list[str] = Field(default_factory=list, description="extra stop sequences")
+
+    @field_validator("passage_template")
+    @classmethod
+    def _passage_fields(cls, value: str) -> str:
+        for name in ("{n}", "{text}"):
+            if name not in value:
+                raise ValueError(f"the passage template needs {name}")
+        return value
+
+    @field_validator("question_template")
+    @classmethod
+    def _question_fields(cls, value: str) -> str:
+        for name in ("{passages}", "{question}"):
+            if name not in value:
+                raise ValueError(f"the question template needs {name}")
+        return value
+
+
+class ChatSettings(BaseModel):
+    """Conversations: how follow-ups are rewritten and how much history a prompt keeps."""
+
+    rewriter: Literal["auto", "rules", "model", "off"] = Field(
+        "auto", description="auto = rules for the embedded model, the model otherwise"
+    )
+    history_tokens: int = Field(512, ge=0, description="earlier turns kept in a prompt")
+
+
 class ApiSettings(BaseModel):
     """The HTTP server."""
 
@@ -93,6 +148,8 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     api: ApiSettings = ApiSettings()
+    answers: AnswerSettings = AnswerSettings()
+    chat: ChatSettings = ChatSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -24,6 +24,16 @@ class Chunk:
     mtime: float = 0.0
     doc_type: str = ""
     groups: tuple[str, ...] = ()
+    #: (character offset in ``text``, page) where a later page begins, for chunks that span pages.
+    page_breaks: tuple[tuple[int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page that holds the character at ``offset`` of ``text`` (None without pages)."""
+        page = self.page
+        for start, later in self.page_breaks:
+            if offset >= start:
+                page = later
+        return page
 
     def embed_text(self) -> str:
         """The text that is embedded and indexed: title and section give the body context."""
@@ -73,6 +83,10 @@ class Citation:
     text: str
     title: str = ""
     section: str = ""
+    #: the sentence of the passage that supports the answer (``page`` is the page holding it).
+    quote: str = ""
+    #: True when the answer did not cite this passage and the grounding check attributed it.
+    inferred: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form used by the CLI and the API."""
@@ -85,6 +99,37 @@ class Citation:
             "text": self.text,
             "title": self.title,
             "section": self.section,
+            "quote": self.quote,
+            "inferred": self.inferred,
+        }
+
+
+@dataclass
+class SentenceSupport:
+    """How well one sentence of an answer is supported by the passages it cites."""
+
+    text: str
+    #: passage numbers the sentence cites (or, when it cites none, the one found to support it).
+    citations: list[int]
+    supported: bool
+    #: best embedding similarity of the sentence to a sentence of its passages (0..1).
+    score: float
+    #: numbers and names the sentence states that its passages do not contain.
+    missing: list[str] = field(default_factory=list)
+    #: "claim", or "refusal" for a sentence saying the documents do not cover the question.
+    kind: str = "claim"
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form used by the CLI and the API."""
+        return {
+            "text": self.text,
+            "citations": self.citations,
+            "supported": self.supported,
+            "score": round(self.score, 4),
+            "missing": self.missing,
+            "kind": self.kind,
+            "reason": self.reason,
         }
 
 
@@ -97,6 +142,18 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     model: str = ""
     mode: str = "generative"
+    #: True when every claim of the answer is supported by the passages it cites.
+    grounded: bool = True
+    #: per-sentence support (see ``rag.grounding``).
+    sentences: list[SentenceSupport] = field(default_factory=list)
+    #: citation markers in the generated text that pointed at no passage (removed from it).
+    removed_citations: list[int] = field(default_factory=list)
+    #: False when no passage was relevant enough and the model was not asked.
+    covered: bool = True
+    #: the question retrieval used (a follow-up in a conversation, rewritten to stand alone).
+    question: str = ""
+    #: token counts: prompt_tokens and completion_tokens (0 where no model was called).
+    usage: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form used by the CLI and the API."""
@@ -106,4 +163,10 @@ class Answer:
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "model": self.model,
             "mode": self.mode,
+            "grounded": self.grounded,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "removed_citations": self.removed_citations,
+            "covered": self.covered,
+            "question": self.question,
+            "usage": self.usage,
         }

@@ -107,6 +107,8 @@ def test_ingest_and_ask_never_leave_the_machine(guarded_env: dict[str, str]) -> 
     body = json.loads(ask.stdout)
     assert Path(body["citations"][0]["source"]).name == "price-list.csv"
     assert set(body["citations"][0]) >= {"source", "page", "chunk_id", "score", "text"}
+    written = _ragstead(guarded_env, "ask", "How much is Insight Pro?", "--mode", "generative")
+    assert written.returncode == 0, written.stderr  # the embedded model writes, offline too
     log = Path(guarded_env["RAGSTEAD_EGRESS_LOG"])
     assert not log.exists() or log.read_text() == "", log.read_text()
     assert _strace_egress(guarded_env) == []

@@ -9,31 +9,70 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import DataDir, JsonFlag, container_for, display, fail, out
+from api.cli.common import DataDir, JsonFlag, container_for, display, err, fail, out
 from rag.errors import RagsteadError
+from rag.types import Answer
+
+Mode = Annotated[
+    str,
+    typer.Option("--mode", "-m", help="generative (the model writes), extractive (no model), auto"),
+]
 
 
 def ask(
     question: Annotated[str, typer.Argument(help="the question")],
-    top_k: Annotated[int, typer.Option("--top-k", "-k", help="passages to retrieve")] = 5,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", "-k", help="passages to retrieve (default 10)")
+    ] = None,
+    mode: Mode = "auto",
+    stream: Annotated[
+        bool, typer.Option("--stream", help="print the answer as it is written")
+    ] = False,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Answer a question from the indexed documents, with numbered sources."""
+    """Answer a question from the indexed documents, with numbered sources and a grounding check."""
     try:
-        answer = container_for(data_dir).assistant.ask(question, top_k=top_k)
+        answer_stream = container_for(data_dir).assistant.stream(question, top_k=top_k, mode=mode)
+        if stream and not as_json:
+            for piece in answer_stream:
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+        answer = answer_stream.result()
     except RagsteadError as exc:
         fail(exc)
     if as_json:
         sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
         return
-    out.print(answer.answer, highlight=False)
+    if not stream:
+        out.print(answer.answer, highlight=False)
+    print_grounding(answer)
+
+
+def print_grounding(answer: Answer) -> None:
+    """Sources with their quotes, and the sentences the sources do not support."""
+    if answer.removed_citations:
+        removed = ", ".join(f"[{n}]" for n in answer.removed_citations)
+        err.print(f"removed citations that point at no passage: {removed}", highlight=False)
     if answer.citations:
         out.print("\nSources:", style="bold")
     for c in answer.citations:
         where = f", page {c.page}" if c.page is not None else ""
         section = f" — {c.section}" if c.section else ""
-        out.print(f"  [{c.n}] {display(c.source)}{where}{section}", highlight=False)
+        inferred = " (not cited by the model; supports the answer)" if c.inferred else ""
+        out.print(f"  [{c.n}] {display(c.source)}{where}{section}{inferred}", highlight=False)
+        if c.quote:
+            out.print(f'      "{c.quote}"', style="dim", highlight=False)
+    unsupported = [s for s in answer.sentences if not s.supported]
+    if not answer.covered:
+        return
+    if unsupported:
+        out.print("\nNot supported by the sources (check before relying on it):", style="yellow")
+        for s in unsupported:
+            out.print(f"  - {s.text}  ({s.reason})", highlight=False)
+    else:
+        out.print("\nGrounded: every sentence is supported by its sources.", style="green")
 
 
 def serve(

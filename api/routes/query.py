@@ -1,4 +1,4 @@
-"""POST /v1/query: answer a question with citations."""
+"""POST /v1/query: answer a question with citations and a grounding check (or stream it)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,23 @@ from fastapi import APIRouter, Request
 
 from api.schemas import QueryRequest, QueryResponse
 from api.state import AppState
+from api.streaming import sse_response
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
+STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "JSON, or with stream=true server-sent events: token..., then answer",
+        "content": {"text/event-stream": {}},
+    }
+}
 
-@router.post("/query", response_model=QueryResponse)
-def query(body: QueryRequest, request: Request) -> dict[str, Any]:
+
+@router.post("/query", response_model=QueryResponse, responses=STREAM_DOC)
+def query(body: QueryRequest, request: Request) -> Any:
     """Retrieve passages for the question and answer it, citing source, page and chunk."""
     state: AppState = request.app.state.ragstead
-    return state.container.assistant.ask(body.question, top_k=body.top_k).to_dict()
+    assistant = state.container.assistant
+    if body.stream:
+        return sse_response(assistant.stream(body.question, top_k=body.top_k, mode=body.mode))
+    return assistant.ask(body.question, top_k=body.top_k, mode=body.mode).to_dict()

@@ -40,6 +40,9 @@ def build_generator(
     dtype: str = "auto",
     timeout_s: float = 60.0,
     max_queue: int = 8,
+    temperature: float = 0.0,
+    max_retries: int = 2,
+    context_window: int | None = None,
 ) -> Generator:
     """The generator for ``kind`` ("transformers" or "openai"); cheap, the model loads later."""
     if kind == "transformers":
@@ -48,9 +51,17 @@ def build_generator(
                 "the embedded generator needs a cache directory for its converted model",
                 hint="set the data directory, or the generator's model_dir",
             )
-        return TransformersGenerator(
-            model_dir, cache_dir, device=device, dtype=dtype, max_queue=max_queue
+        generator = TransformersGenerator(
+            model_dir,
+            cache_dir,
+            device=device,
+            dtype=dtype,
+            max_queue=max_queue,
+            temperature=temperature or None,
         )
+        if context_window is not None:
+            generator.context_window = context_window
+        return generator
     if kind == "openai":
         if not base_url:
             raise ConfigurationError(
@@ -62,7 +73,15 @@ def build_generator(
                 "generator kind 'openai' needs the model name the server serves",
                 hint="e.g. RAGSTEAD_GENERATOR__MODEL=meta-llama/Llama-3.1-8B-Instruct",
             )
-        return OpenAICompatibleGenerator(base_url, model, api_key, timeout_s=timeout_s)
+        return OpenAICompatibleGenerator(
+            base_url,
+            model,
+            api_key,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            context_window=context_window or 8192,
+            temperature=temperature,
+        )
     raise ConfigurationError(
         f"unknown generator kind {kind!r}", hint=f"use one of {', '.join(GENERATOR_KINDS)}"
     )

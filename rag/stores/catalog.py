@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     content_hash TEXT NOT NULL DEFAULT '',
     mtime REAL NOT NULL DEFAULT 0,
     doc_type TEXT NOT NULL DEFAULT '',
-    groups TEXT NOT NULL DEFAULT ''
+    groups TEXT NOT NULL DEFAULT '',
+    page_breaks TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, chunk_index);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
@@ -114,7 +115,18 @@ def _chunk_from_row(row: sqlite3.Row) -> Chunk:
         mtime=row["mtime"],
         doc_type=row["doc_type"],
         groups=tuple(g for g in row["groups"].split(",") if g),
+        page_breaks=_decode_page_breaks(row["page_breaks"]),
     )
+
+
+def _encode_page_breaks(breaks: Sequence[tuple[int, int]]) -> str:
+    """'offset:page,offset:page' (empty for chunks within one page)."""
+    return ",".join(f"{offset}:{page}" for offset, page in breaks)
+
+
+def _decode_page_breaks(text: str) -> tuple[tuple[int, int], ...]:
+    pairs = (item.split(":") for item in (text or "").split(",") if ":" in item)
+    return tuple((int(offset), int(page)) for offset, page in pairs)
 
 
 def _doc_from_row(row: sqlite3.Row) -> DocumentRecord:
@@ -147,6 +159,11 @@ class Catalog:
         try:
             with self._connect() as conn:
                 conn.executescript(_SCHEMA)
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(chunks)")}
+                if "page_breaks" not in columns:  # an index written before page breaks existed
+                    conn.execute(
+                        "ALTER TABLE chunks ADD COLUMN page_breaks TEXT NOT NULL DEFAULT ''"
+                    )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the index at {path}: {exc}") from exc
 
@@ -226,8 +243,8 @@ class Catalog:
             for c in chunks:
                 cur = conn.execute(
                     "INSERT INTO chunks (id, doc_id, chunk_index, text, source, title, section,"
-                    " page, page_end, kinds, content_hash, mtime, doc_type, groups)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " page, page_end, kinds, content_hash, mtime, doc_type, groups, page_breaks)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         c.id,
                         c.doc_id,
@@ -243,6 +260,7 @@ class Catalog:
                         c.mtime,
                         c.doc_type,
                         ",".join(c.groups),
+                        _encode_page_breaks(c.page_breaks),
                     ),
                 )
                 conn.execute(

@@ -26,17 +26,22 @@ def test_every_example_question_retrieves_its_document_first(
 
 
 @pytest.mark.slow
-def test_real_generator_answers_with_the_right_first_citation(
+def test_real_generator_answers_and_every_sentence_is_checked(
     example_container: Container,
 ) -> None:
     answer = example_container.assistant.ask(
-        "How many days of annual leave do full-time employees get?", top_k=3
+        "How many days of annual leave do full-time employees get?", top_k=3, mode="generative"
     )
-    assert answer.answer.strip()
-    assert Path(answer.citations[0].source).name == "leave-policy.md"
-    assert "28 days" in answer.citations[0].text
+    assert answer.answer.strip() and answer.mode == "generative"
     assert answer.model.startswith("SmolLM2")
-    assert answer.timings["generate_ms"] > 0
+    assert answer.timings["generate_ms"] > 0 and answer.usage["completion_tokens"] > 0
+    # the 135M model's wording varies; what must hold is that nothing escapes the check
+    assert answer.sentences and answer.grounded == all(s.supported for s in answer.sentences)
+    for sentence in answer.sentences:
+        assert sentence.supported or sentence.reason
+    for citation in answer.citations:
+        assert citation.quote in citation.text
+        assert any(citation.n in s.citations for s in answer.sentences)
 
 
 def test_empty_question_is_refused(example_container: Container) -> None:
