@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 
 from rag.errors import InvalidRequestError
+from rag.filters import Filters
 from rag.generators.base import Generator, complete
 from rag.prompting import PromptTemplate, build_messages
 from rag.retriever import Retriever
@@ -60,13 +61,14 @@ class Assistant:
         self.max_new_tokens = max_new_tokens
         self.template = template or PromptTemplate()
 
-    def ask(self, question: str, *, top_k: int = 5) -> Answer:
-        """Answer ``question`` from the ``top_k`` best passages, with citations and timings."""
+    def ask(self, question: str, *, top_k: int = 5, filters: Filters | None = None) -> Answer:
+        """Answer ``question`` from the ``top_k`` best passages (among those ``filters``
+        allows), with citations and timings."""
         question = validate_question(question)
         if not 1 <= top_k <= 100:
             raise InvalidRequestError(f"top_k must be between 1 and 100, not {top_k}")
         t0 = time.perf_counter()
-        passages = self.retriever.retrieve(question, top_k=top_k)
+        passages = self.retriever.retrieve(question, top_k=top_k, filters=filters)
         t1 = time.perf_counter()
         timings = {"retrieve_ms": (t1 - t0) * 1000}
         if not passages:

@@ -16,12 +16,24 @@ from rag.errors import RagsteadError
 def ask(
     question: Annotated[str, typer.Argument(help="the question")],
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="passages to retrieve")] = 5,
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            help="key=value, repeatable: source (glob), type, section, after, before, tag, "
+            "group (group= alone: unrestricted documents only)",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Answer a question from the indexed documents, with numbered sources."""
+    from rag.filters import Filters
+
     try:
-        answer = container_for(data_dir).assistant.ask(question, top_k=top_k)
+        filters = Filters.parse(filter_) if filter_ else None
+        answer = container_for(data_dir).assistant.ask(question, top_k=top_k, filters=filters)
     except RagsteadError as exc:
         fail(exc)
     if as_json:

@@ -16,4 +16,6 @@ router = APIRouter(prefix="/v1", tags=["query"])
 def query(body: QueryRequest, request: Request) -> dict[str, Any]:
     """Retrieve passages for the question and answer it, citing source, page and chunk."""
     state: AppState = request.app.state.ragstead
-    return state.container.assistant.ask(body.question, top_k=body.top_k).to_dict()
+    return state.container.assistant.ask(
+        body.question, top_k=body.top_k, filters=body.retrieval_filters()
+    ).to_dict()

@@ -1,0 +1,121 @@
+"""Run the retriever's methods over labelled queries and report figures side by side.
+
+``evaluate_retrieval`` scores document rankings against BEIR qrels (a document ranks where its
+best chunk ranks); ``evaluate_qa`` checks whether verbatim answers lie inside the retrieved
+passages. Both time each query with a cold query-embedding cache, on the path Ragstead serves
+(``Retriever.retrieve`` with ``top_k=10``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from rag.evaluation.datasets import QAQuestion
+from rag.evaluation.metrics import (
+    contains_answer,
+    mrr_at_k,
+    ndcg_at_k,
+    percentile,
+    recall_at_k,
+)
+from rag.retriever import METHODS, Method, Retriever
+from rag.types import Passage
+
+Progress = Callable[[str, int, int], None]
+
+#: chunks a deep search returns to rank 100 documents (several chunks may share a document).
+DEEP_CHUNKS = 300
+
+
+def doc_ranking(passages: Sequence[Passage], limit: int = 100) -> list[str]:
+    """Document ids in the order their first chunk appears."""
+    seen: dict[str, None] = {}
+    for p in passages:
+        seen.setdefault(p.chunk.doc_id, None)
+        if len(seen) >= limit:
+            break
+    return list(seen)
+
+
+def _timed(
+    retriever: Retriever, question: str, method: Method, top_k: int
+) -> tuple[list[Passage], float]:
+    clear = getattr(retriever.embedder, "clear_query_cache", None)
+    if callable(clear):
+        clear()
+    started = time.perf_counter()
+    passages = retriever.retrieve(question, top_k=top_k, method=method)
+    return passages, (time.perf_counter() - started) * 1000
+
+
+def _latency(ms: Sequence[float]) -> dict[str, float]:
+    return {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2)}
+
+
+def evaluate_retrieval(
+    retriever: Retriever,
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Mapping[str, int]],
+    *,
+    methods: Sequence[Method] = METHODS,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, Any]]:
+    """nDCG@10, recall@10/100, MRR@10 and latency per method, over the judged queries."""
+    ids = [q for q in qrels if q in queries]
+    report: dict[str, dict[str, Any]] = {}
+    for method in methods:
+        sums = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+        ms: list[float] = []
+        for n, qid in enumerate(ids, 1):
+            _, elapsed = _timed(retriever, queries[qid], method, 10)
+            ms.append(elapsed)
+            deep = retriever.search(queries[qid], DEEP_CHUNKS, method=method)
+            ranking = doc_ranking(deep, 100)
+            rel = qrels[qid]
+            sums["ndcg@10"] += ndcg_at_k(ranking, rel, 10)
+            sums["recall@10"] += recall_at_k(ranking, rel, 10)
+            sums["recall@100"] += recall_at_k(ranking, rel, 100)
+            sums["mrr@10"] += mrr_at_k(ranking, rel, 10)
+            if progress:
+                progress(method, n, len(ids))
+        count = max(len(ids), 1)
+        report[method] = {
+            **{k: round(v / count, 4) for k, v in sums.items()},
+            **_latency(ms),
+            "queries": len(ids),
+        }
+    return report
+
+
+def evaluate_qa(
+    retriever: Retriever,
+    questions: Sequence[QAQuestion],
+    *,
+    methods: Sequence[Method] = METHODS,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per method: share of questions whose answer lies in the top 1/5/10 passages (hit@k),
+    and whose document is among the top 1/5/10 (doc@k), with latency."""
+    report: dict[str, dict[str, Any]] = {}
+    for method in methods:
+        hits = {"hit@1": 0, "hit@5": 0, "hit@10": 0, "doc@1": 0, "doc@5": 0, "doc@10": 0}
+        ms: list[float] = []
+        for n, q in enumerate(questions, 1):
+            passages, elapsed = _timed(retriever, q.question, method, 10)
+            ms.append(elapsed)
+            texts = [p.chunk.text for p in passages]
+            docs = [p.chunk.doc_id for p in passages]
+            for k in (1, 5, 10):
+                hits[f"hit@{k}"] += contains_answer(texts, q.answers, k)
+                hits[f"doc@{k}"] += q.doc_id in docs[:k]
+            if progress:
+                progress(method, n, len(questions))
+        count = max(len(questions), 1)
+        report[method] = {
+            **{k: round(v / count, 4) for k, v in hits.items()},
+            **_latency(ms),
+            "questions": len(questions),
+        }
+    return report
