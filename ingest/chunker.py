@@ -132,17 +132,18 @@ def chunk_elements(
             for piece in _split_element(el, budget, count_tokens):
                 tokens = count_tokens(piece)
                 if (
-                    current is not None
+                    (current is not None
                     and current_tokens + tokens + 1 <= budget
                     and el.page
                     in (
                         current.page_end,
                         None,
+                    ))
+                    or (
+                        current is not None
+                        and current_tokens < min_tokens
+                        and current_tokens + tokens + 1 <= budget
                     )
-                ) or (
-                    current is not None
-                    and current_tokens < min_tokens
-                    and current_tokens + tokens + 1 <= budget
                 ):
                     current.text += "\n" + piece
                     current_tokens = count_tokens(current.text)
