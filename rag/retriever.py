@@ -45,14 +45,14 @@ class QueryEmbedder(Protocol):
 class RetrievalParams:
     """Candidate counts, fusion and the optional steps after it (defaults measured on SciFact)."""
 
-    dense_candidates: int = 100
-    lexical_candidates: int = 100
+    dense_candidates: int = 200
+    lexical_candidates: int = 200
     fusion: Literal["blend", "rrf"] = "blend"
     #: weight of the dense scores in the blend (lexical gets 1 - dense_weight).
     dense_weight: float = 0.5
     rrf_k: int = 60
     #: BM25 weight of the title and section path relative to the chunk text.
-    title_weight: float = 3.0
+    title_weight: float = 1.0
     #: MMR trade-off (1.0: relevance only); None switches diversity off.
     mmr_lambda: float | None = None
     #: chunks before and after each hit added to its passage (0: none).

@@ -38,7 +38,7 @@ Methods = Annotated[
 ]
 
 
-def _container(data_dir: Path | None, corpus: Path, index_dir: Path | None) -> Any:
+def eval_container(data_dir: Path | None, corpus: Path, index_dir: Path | None) -> Any:
     from rag.container import Container
     from rag.evaluation.datasets import file_digest
     from rag.settings import load_settings
@@ -56,7 +56,7 @@ def _container(data_dir: Path | None, corpus: Path, index_dir: Path | None) -> A
     return Container(settings)
 
 
-def _index(container: Any, corpus: Path, quiet: bool) -> None:
+def index_corpus(container: Any, corpus: Path, quiet: bool) -> None:
     from ingest.records import open_corpus_index
 
     started = time.perf_counter()
@@ -127,8 +127,8 @@ def retrieval(
                 "no query in the qrels has a text in the queries file",
                 hint="the first qrels column must match the queries' _id",
             )
-        container = _container(data_dir, corpus, index_dir)
-        _index(container, corpus, as_json)
+        container = eval_container(data_dir, corpus, index_dir)
+        index_corpus(container, corpus, as_json)
         _apply(container, neighbors)
         figures = evaluate_retrieval(
             container.retriever, query_texts, {q: judged[q] for q in ids}, methods=methods
@@ -171,8 +171,8 @@ def qa(
         items = read_qa_questions(questions)[:limit]
         if not items:
             raise InvalidRequestError(f"no questions in {questions}")
-        container = _container(data_dir, corpus, index_dir)
-        _index(container, corpus, as_json)
+        container = eval_container(data_dir, corpus, index_dir)
+        index_corpus(container, corpus, as_json)
         _apply(container, neighbors)
         figures = evaluate_qa(container.retriever, items, methods=methods)
     except RagsteadError as exc:

@@ -25,8 +25,11 @@ from rag.types import Passage
 
 Progress = Callable[[str, int, int], None]
 
-#: chunks a deep search returns to rank 100 documents (several chunks may share a document).
-DEEP_CHUNKS = 300
+
+def deep_k(retriever: Retriever) -> int:
+    """Chunks to rank 100 documents: the whole candidate pool, so the fused order is the one
+    a top-10 search serves (several chunks may share a document)."""
+    return max(retriever.params.dense_candidates, retriever.params.lexical_candidates, 100)
 
 
 def doc_ranking(passages: Sequence[Passage], limit: int = 100) -> list[str]:
@@ -71,7 +74,7 @@ def evaluate_retrieval(
         for n, qid in enumerate(ids, 1):
             _, elapsed = _timed(retriever, queries[qid], method, 10)
             ms.append(elapsed)
-            deep = retriever.search(queries[qid], DEEP_CHUNKS, method=method)
+            deep = retriever.search(queries[qid], deep_k(retriever), method=method)
             ranking = doc_ranking(deep, 100)
             rel = qrels[qid]
             sums["ndcg@10"] += ndcg_at_k(ranking, rel, 10)
