@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from rag.evaluation.datasets import (
     split_ids,
 )
 from rag.evaluation.metrics import contains_answer
-from rag.evaluation.runner import evaluate_qa
+from rag.evaluation.runner import evaluate_qa, summarise
 from rag.stores.catalog import match_expression
 
 Search = Callable[[str], list[tuple[str, str]]]  # question -> [(doc_id, text)] best first
@@ -83,17 +84,20 @@ def peer_bm25(chunks: list[tuple[str, str]]) -> Search:
     return search
 
 
-def score(search: Search, questions: Sequence[QAQuestion]) -> dict[str, float]:
-    """hit@1/5/10 and doc@1/5/10 of a search function."""
-    hits = dict.fromkeys(("hit@1", "hit@5", "hit@10", "doc@1", "doc@5", "doc@10"), 0)
+def per_question(search: Search, questions: Sequence[QAQuestion]) -> dict[str, dict[str, float]]:
+    """hit@1/5/10 and doc@1/5/10 of a search function, per question id."""
+    rows: dict[str, dict[str, float]] = {}
     for q in questions:
+        started = time.perf_counter()
         found = search(q.question)
+        row = {"ms": (time.perf_counter() - started) * 1000}
         texts = [t for _, t in found]
         docs = [d for d, _ in found]
         for k in (1, 5, 10):
-            hits[f"hit@{k}"] += contains_answer(texts, q.answers, k)
-            hits[f"doc@{k}"] += q.doc_id in docs[:k]
-    return {k: round(v / max(len(questions), 1), 4) for k, v in hits.items()}
+            row[f"hit@{k}"] = float(contains_answer(texts, q.answers, k))
+            row[f"doc@{k}"] = float(q.doc_id in docs[:k])
+        rows[q.id] = row
+    return rows
 
 
 def main() -> None:
@@ -106,11 +110,7 @@ def main() -> None:
     corpus = root / "corpus.jsonl"
     questions = read_qa_questions(root / "questions-dev.jsonl")
     tune_ids, held_ids = split_ids([q.id for q in questions], holdout=0.5)
-    splits = {
-        "held-out": [q for q in questions if q.id in set(held_ids)],
-        "tune": [q for q in questions if q.id in set(tune_ids)],
-        "all": questions,
-    }
+    splits = {"held-out": held_ids, "tune": tune_ids, "all": [q.id for q in questions]}
     container = eval_container(None, corpus, args.index_dir)
     index_corpus(container, corpus, quiet=False)
     chunks = peer_chunks(corpus)
@@ -118,17 +118,23 @@ def main() -> None:
     dense = peer_dense(chunks, container.embedder, cache)
     bm25 = peer_bm25(chunks)
     retriever = container.retriever
+    rows: dict[str, dict[str, dict[str, float]]] = {
+        "langchain-dense": per_question(dense, questions),
+        "langchain-bm25": per_question(bm25, questions),
+    }
+    ragstead: dict[str, dict[str, dict[str, float]]] = {}
+    evaluate_qa(retriever, questions, per_query=ragstead)
+    rows.update({f"ragstead-{m}": r for m, r in ragstead.items()})
+    saved = retriever.params.neighbors
+    retriever.params.neighbors = 1
+    wide: dict[str, dict[str, dict[str, float]]] = {}
+    evaluate_qa(retriever, questions, methods=("hybrid",), per_query=wide)
+    retriever.params.neighbors = saved
+    rows["ragstead-hybrid+neighbors"] = wide["hybrid"]
     results: dict[str, dict[str, object]] = {}
-    for split, items in splits.items():
-        results[f"langchain-dense ({split})"] = score(dense, items)
-        results[f"langchain-bm25 ({split})"] = score(bm25, items)
-        for method, row in evaluate_qa(retriever, items).items():
-            results[f"ragstead-{method} ({split})"] = row
-        saved = retriever.params.neighbors
-        retriever.params.neighbors = 1
-        wide = evaluate_qa(retriever, items, methods=("hybrid",))["hybrid"]
-        retriever.params.neighbors = saved
-        results[f"ragstead-hybrid+neighbors ({split})"] = wide
+    for split, ids in splits.items():
+        for name, by_question in rows.items():
+            results[f"{name} ({split})"] = summarise(by_question, ids)
     cols = ["hit@1", "hit@5", "hit@10", "doc@1", "doc@5", "doc@10"]
     print(table(results, cols))
     path = write(

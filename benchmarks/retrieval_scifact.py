@@ -21,7 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from api.cli.eval_retrieval import eval_container, index_corpus
 from benchmarks._common import DEFAULT_DATA, require, table, write
 from rag.evaluation.datasets import read_qrels, read_queries, split_ids
-from rag.evaluation.runner import evaluate_retrieval
+from rag.evaluation.runner import evaluate_retrieval, summarise
+
+
+def _progress(method: str, n: int, total: int) -> None:
+    if n % 100 == 0 or n == total:
+        print(f"  {method}: {n}/{total}", file=sys.stderr, flush=True)
 
 
 def main() -> None:
@@ -38,17 +43,21 @@ def main() -> None:
     qrels = read_qrels(root / "qrels" / "train.tsv")
     _, held = split_ids(sorted(qrels), holdout=0.3)
     retriever = container.retriever
+    ids = sorted(qrels)
+    rows: dict[str, dict[str, dict[str, float]]] = {}
+    evaluate_retrieval(retriever, queries, qrels, per_query=rows, progress=_progress)
+    fusion = retriever.params.fusion
+    retriever.params.fusion = "rrf"
+    rrf: dict[str, dict[str, dict[str, float]]] = {}
+    evaluate_retrieval(
+        retriever, queries, qrels, methods=("hybrid",), per_query=rrf, progress=_progress
+    )
+    retriever.params.fusion = fusion
+    rows["hybrid-rrf"] = rrf["hybrid"]
     results: dict[str, dict[str, object]] = {}
-    for split, ids in (("train", sorted(qrels)), ("held-out", held)):
-        subset = {q: qrels[q] for q in ids}
-        figures = evaluate_retrieval(retriever, queries, subset)
-        for method, row in figures.items():
-            results[f"{method} ({split})"] = row
-        fusion = retriever.params.fusion
-        retriever.params.fusion = "rrf"
-        rrf = evaluate_retrieval(retriever, queries, subset, methods=("hybrid",))
-        retriever.params.fusion = fusion
-        results[f"hybrid-rrf ({split})"] = rrf["hybrid"]
+    for split, subset in (("train", ids), ("held-out", held)):
+        for method, by_query in rows.items():
+            results[f"{method} ({split})"] = summarise(by_query, subset)
     cols = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "p50_ms", "p95_ms", "queries"]
     print(table(results, cols))
     path = write(

@@ -64,32 +64,46 @@ def evaluate_retrieval(
     *,
     methods: Sequence[Method] = METHODS,
     progress: Progress | None = None,
+    per_query: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """nDCG@10, recall@10/100, MRR@10 and latency per method, over the judged queries."""
+    """nDCG@10, recall@10/100, MRR@10 and latency per method, over the judged queries.
+
+    ``per_query``, when given, receives ``{method: {query id: {metric: value, "ms": ...}}}``
+    so figures for subsets of the queries need no second run (``summarise``).
+    """
     ids = [q for q in qrels if q in queries]
-    report: dict[str, dict[str, Any]] = {}
+    rows: dict[str, dict[str, dict[str, float]]] = {}
     for method in methods:
-        sums = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
-        ms: list[float] = []
+        rows[method] = {}
         for n, qid in enumerate(ids, 1):
             _, elapsed = _timed(retriever, queries[qid], method, 10)
-            ms.append(elapsed)
             deep = retriever.search(queries[qid], deep_k(retriever), method=method)
             ranking = doc_ranking(deep, 100)
             rel = qrels[qid]
-            sums["ndcg@10"] += ndcg_at_k(ranking, rel, 10)
-            sums["recall@10"] += recall_at_k(ranking, rel, 10)
-            sums["recall@100"] += recall_at_k(ranking, rel, 100)
-            sums["mrr@10"] += mrr_at_k(ranking, rel, 10)
+            rows[method][qid] = {
+                "ndcg@10": ndcg_at_k(ranking, rel, 10),
+                "recall@10": recall_at_k(ranking, rel, 10),
+                "recall@100": recall_at_k(ranking, rel, 100),
+                "mrr@10": mrr_at_k(ranking, rel, 10),
+                "ms": elapsed,
+            }
             if progress:
                 progress(method, n, len(ids))
-        count = max(len(ids), 1)
-        report[method] = {
-            **{k: round(v / count, 4) for k, v in sums.items()},
-            **_latency(ms),
-            "queries": len(ids),
-        }
-    return report
+    if per_query is not None:
+        per_query.update(rows)
+    return {method: summarise(by_query, ids) for method, by_query in rows.items()}
+
+
+def summarise(by_query: Mapping[str, Mapping[str, float]], ids: Sequence[str]) -> dict[str, Any]:
+    """Mean metrics and latency percentiles over ``ids`` from per-query rows."""
+    chosen = [by_query[q] for q in ids if q in by_query]
+    count = max(len(chosen), 1)
+    metrics = [k for k in (chosen[0] if chosen else {}) if k != "ms"]
+    return {
+        **{k: round(sum(r[k] for r in chosen) / count, 4) for k in metrics},
+        **_latency([r["ms"] for r in chosen]),
+        "queries": len(chosen),
+    }
 
 
 def evaluate_qa(
@@ -98,27 +112,32 @@ def evaluate_qa(
     *,
     methods: Sequence[Method] = METHODS,
     progress: Progress | None = None,
+    per_query: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per method: share of questions whose answer lies in the top 1/5/10 passages (hit@k),
     and whose document is among the top 1/5/10 (doc@k), with latency."""
-    report: dict[str, dict[str, Any]] = {}
+    rows: dict[str, dict[str, dict[str, float]]] = {}
     for method in methods:
-        hits = {"hit@1": 0, "hit@5": 0, "hit@10": 0, "doc@1": 0, "doc@5": 0, "doc@10": 0}
-        ms: list[float] = []
+        rows[method] = {}
         for n, q in enumerate(questions, 1):
             passages, elapsed = _timed(retriever, q.question, method, 10)
-            ms.append(elapsed)
             texts = [p.chunk.text for p in passages]
             docs = [p.chunk.doc_id for p in passages]
+            row: dict[str, float] = {}
             for k in (1, 5, 10):
-                hits[f"hit@{k}"] += contains_answer(texts, q.answers, k)
-                hits[f"doc@{k}"] += q.doc_id in docs[:k]
+                row[f"hit@{k}"] = float(contains_answer(texts, q.answers, k))
+            for k in (1, 5, 10):
+                row[f"doc@{k}"] = float(q.doc_id in docs[:k])
+            row["ms"] = elapsed
+            rows[method][q.id] = row
             if progress:
                 progress(method, n, len(questions))
-        count = max(len(questions), 1)
-        report[method] = {
-            **{k: round(v / count, 4) for k, v in hits.items()},
-            **_latency(ms),
-            "questions": len(questions),
-        }
+    if per_query is not None:
+        per_query.update(rows)
+    ids = [q.id for q in questions]
+    report: dict[str, dict[str, Any]] = {}
+    for method, by_q in rows.items():
+        figures = summarise(by_q, ids)
+        figures["questions"] = figures.pop("queries")
+        report[method] = figures
     return report
