@@ -136,8 +136,8 @@ def evaluate_qa(
         per_query.update(rows)
     ids = [q.id for q in questions]
     report: dict[str, dict[str, Any]] = {}
-    for method, by_q in rows.items():
+    for name, by_q in rows.items():
         figures = summarise(by_q, ids)
         figures["questions"] = figures.pop("queries")
-        report[method] = figures
+        report[name] = figures
     return report
