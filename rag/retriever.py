@@ -49,14 +49,14 @@ class RetrievalParams:
     lexical_candidates: int = 200
     fusion: Literal["blend", "rrf"] = "blend"
     #: weight of the dense scores in the blend (lexical gets 1 - dense_weight).
-    dense_weight: float = 0.5
+    dense_weight: float = 0.4
     rrf_k: int = 60
     #: BM25 weight of the title and section path relative to the chunk text.
     title_weight: float = 1.0
     #: MMR trade-off (1.0: relevance only); None switches diversity off.
     mmr_lambda: float | None = None
     #: chunks before and after each hit added to its passage (0: none).
-    neighbors: int = 0
+    neighbors: int = 1
     #: fused candidates the reranker rescores, when one is configured.
     rerank_candidates: int = 30
 

@@ -110,9 +110,11 @@ def test_rrf_fusion_is_available_and_ranks_agreeing_hits_first(container: Contai
 
 def test_neighbouring_chunks_widen_a_hit(container: Container) -> None:
     r = container.retriever
+    assert r.params.neighbors == 1  # the served default
+    bare = Retriever(r.embedder, r.store, r.catalog, RetrievalParams(neighbors=0))
     wide = Retriever(r.embedder, r.store, r.catalog, RetrievalParams(neighbors=1))
     manual = Filters(source="*manual.md")
-    [plain] = r.retrieve("Where do I collect my badge?", top_k=1, filters=manual)
+    [plain] = bare.retrieve("Where do I collect my badge?", top_k=1, filters=manual)
     [hit] = wide.retrieve("Where do I collect my badge?", top_k=1, filters=manual)
     assert plain.chunk.text == "Collect your badge from reception on the ground floor."
     assert hit.chunk.id == plain.chunk.id
