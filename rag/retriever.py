@@ -252,11 +252,10 @@ def merge_chunks(hit: Chunk, window: Sequence[Chunk]) -> Chunk:
     if len(window) <= 1:
         return hit
     ordered = sorted(window, key=lambda c: c.chunk_index)
-    pages = [c.page for c in ordered if c.page is not None]
-    ends = [c.page_end or c.page for c in ordered if (c.page_end or c.page) is not None]
+    ends = [e for c in ordered if (e := c.page_end or c.page) is not None]
+    # The citation keeps the hit's page (where the match is); page_end covers the window.
     return dataclasses.replace(
         hit,
         text="\n".join(c.text for c in ordered),
-        page=min(pages) if pages else hit.page,
-        page_end=max(e for e in ends if e is not None) if ends else hit.page_end,
+        page_end=max(ends) if ends and hit.page is not None else hit.page_end,
     )

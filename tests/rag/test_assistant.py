@@ -50,7 +50,8 @@ def test_prompt_keeps_only_what_fits(example_container: Container) -> None:
 
     passages = example_container.retriever.retrieve("expenses mileage receipts", top_k=5)
     messages, kept = build_messages(
-        "mileage?", passages, count_tokens=lambda t: len(t.split()), budget=150
+        # passages include their neighbouring chunks (retrieval.neighbors = 1): ~200 words each
+        "mileage?", passages, count_tokens=lambda t: len(t.split()), budget=400
     )
     assert 0 < len(kept) < len(passages)
     assert kept[0] is passages[0]
