@@ -4,10 +4,46 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.filters import Filters
 
 
-class QueryRequest(BaseModel):
+class FiltersIn(BaseModel):
+    """Which chunks a search may use; every field optional, all of them must hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(None, description="glob on the source path", examples=["*.pdf"])
+    doc_types: list[str] | None = Field(None, description="file types", examples=[["pdf"]])
+    section: str | None = Field(None, description="section path; subsections match too")
+    after: str | None = Field(None, description="document date from (ISO 8601)")
+    before: str | None = Field(None, description="document date until (ISO 8601)")
+    tags: list[str] | None = Field(None, description="labels the chunk must all carry")
+
+    def to_filters(self, groups: list[str] | None) -> Filters:
+        """The retrieval filters, with the caller's access groups."""
+        return Filters.from_mapping(self.model_dump(exclude_none=True)).with_groups(groups)
+
+
+class FilterFields(BaseModel):
+    """Metadata filters and the caller's access groups, shared by every retrieving request."""
+
+    filters: FiltersIn | None = Field(None, description="metadata filters")
+    groups: list[str] | None = Field(
+        None,
+        description="the caller's access groups: [] sees only unrestricted documents; "
+        "absent: no access check",
+    )
+
+    def retrieval_filters(self) -> Filters | None:
+        """Filters for the retriever (None when the request sets none)."""
+        if self.filters is None and self.groups is None:
+            return None
+        return (self.filters or FiltersIn()).to_filters(self.groups)
+
+
+class QueryRequest(FilterFields):
     """A question over the indexed documents."""
 
     question: str = Field(
@@ -29,7 +65,7 @@ class ChatMessage(BaseModel):
     content: str
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(FilterFields):
     """A conversation; the last message is the user's question."""
 
     messages: list[ChatMessage] = Field(
@@ -100,7 +136,7 @@ class Health(BaseModel):
     detail: str | None = None
 
 
-class RetrieveRequest(BaseModel):
+class RetrieveRequest(FilterFields):
     """A search over the indexed documents, with no generation."""
 
     question: str = Field(..., description="the question or search text")

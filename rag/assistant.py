@@ -27,11 +27,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Self
+from typing import Self, cast
 
 from rag.conversation import QueryRewriter, split_conversation
 from rag.errors import InvalidRequestError
 from rag.extractive import ExtractiveAnswerer, ExtractiveParams
+from rag.filters import Filters
 from rag.generators.base import Generator, Message
 from rag.grounding import EmbeddingCache, GroundingChecker, TextEmbedder
 from rag.prompting import PromptTemplate, build_messages, prompt_tokens
@@ -207,7 +208,7 @@ class Assistant:
     ) -> None:
         self.retriever = retriever
         self.generator = generator
-        self.embedder: TextEmbedder = embedder or retriever.embedder
+        self.embedder: TextEmbedder = embedder or cast(TextEmbedder, retriever.embedder)
         self.config = config or AnswerConfig()
         if max_new_tokens is not None:
             self.config.max_new_tokens = max_new_tokens
@@ -229,12 +230,21 @@ class Assistant:
         top_k: int | None = None,
         mode: str | None = None,
         history: Sequence[Message] = (),
+        filters: Filters | None = None,
     ) -> Answer:
-        """Answer ``question`` from the ``top_k`` best passages, with citations and grounding."""
-        return self.stream(question, top_k=top_k, mode=mode, history=history).result()
+        """Answer ``question`` from the ``top_k`` best passages ``filters`` allows, with
+        citations and grounding."""
+        return self.stream(
+            question, top_k=top_k, mode=mode, history=history, filters=filters
+        ).result()
 
     def chat(
-        self, messages: Sequence[Message], *, top_k: int | None = None, mode: str | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        top_k: int | None = None,
+        mode: str | None = None,
+        filters: Filters | None = None,
     ) -> AnswerStream:
         """Answer the last user message of a conversation; a follow-up is rewritten first."""
         history, question = split_conversation(messages)
@@ -244,7 +254,7 @@ class Assistant:
         if history and self.rewriter is not None:
             standalone = validate_question(self.rewriter.rewrite(question, history))
         timings = {"rewrite_ms": (time.perf_counter() - t0) * 1000}
-        return self._start(standalone, top_k, mode, history, timings, t0)
+        return self._start(standalone, top_k, mode, history, timings, t0, filters)
 
     def resolve_mode(self, mode: str | None) -> str:
         """The mode a request gets: its own, or the configured one for None and "auto"."""
@@ -263,13 +273,14 @@ class Assistant:
         top_k: int | None = None,
         mode: str | None = None,
         history: Sequence[Message] = (),
+        filters: Filters | None = None,
     ) -> AnswerStream:
         """Start answering: retrieval and prompt happen now, the answer arrives as it is read.
 
         Errors that happen before the first piece (an empty question, a full generator queue)
         are raised here.
         """
-        return self._start(validate_question(question), top_k, mode, history, {}, None)
+        return self._start(validate_question(question), top_k, mode, history, {}, None, filters)
 
     def _start(
         self,
@@ -279,13 +290,14 @@ class Assistant:
         history: Sequence[Message],
         timings: dict[str, float],
         started: float | None,
+        filters: Filters | None = None,
     ) -> AnswerStream:
         mode = self.resolve_mode(mode)
         top_k = self.config.top_k if top_k is None else top_k
         if not 1 <= top_k <= 100:
             raise InvalidRequestError(f"top_k must be between 1 and 100, not {top_k}")
         t0 = time.perf_counter()
-        passages = self.retriever.retrieve(question, top_k=top_k)
+        passages = self.retriever.retrieve(question, top_k=top_k, filters=filters)
         cache = self.vectors
         relevance = self.relevance(question, passages, cache)
         t1 = time.perf_counter()

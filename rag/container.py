@@ -10,6 +10,7 @@ from rag.embedder import SentenceTransformerEmbedder
 from rag.generators import build_generator
 from rag.generators.base import Generator
 from rag.prompting import PromptTemplate
+from rag.rerank import CrossEncoderReranker
 from rag.retriever import RetrievalParams, Retriever
 from rag.settings import Settings
 from rag.stores.catalog import Catalog
@@ -27,7 +28,11 @@ class Container:
         """The embedder (model loads on first use)."""
         s = self.settings.embedder
         return SentenceTransformerEmbedder(
-            s.model_dir, device=s.device, dtype=s.dtype, batch_size=s.batch_size
+            s.model_dir,
+            device=s.device,
+            dtype=s.dtype,
+            batch_size=s.batch_size,
+            query_cache_size=self.settings.retrieval.query_cache_size,
         )
 
     @cached_property
@@ -47,8 +52,19 @@ class Container:
     def retriever(self) -> Retriever:
         """Hybrid retriever."""
         r = self.settings.retrieval
-        params = RetrievalParams(r.dense_candidates, r.lexical_candidates, r.rrf_k)
-        return Retriever(self.embedder, self.vector_store, self.catalog, params)
+        params = RetrievalParams(
+            dense_candidates=r.dense_candidates,
+            lexical_candidates=r.lexical_candidates,
+            fusion=r.fusion,
+            dense_weight=r.dense_weight,
+            rrf_k=r.rrf_k,
+            title_weight=r.title_weight,
+            mmr_lambda=r.mmr_lambda,
+            neighbors=r.neighbors,
+            rerank_candidates=r.rerank_candidates,
+        )
+        reranker = CrossEncoderReranker(r.reranker_dir) if r.reranker_dir else None
+        return Retriever(self.embedder, self.vector_store, self.catalog, params, reranker=reranker)
 
     @cached_property
     def generator(self) -> Generator:

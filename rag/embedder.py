@@ -152,6 +152,11 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors (evaluation times cold queries)."""
+        with self._cache_lock:
+            self._query_cache.clear()
+
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query, with a small LRU cache for repeated questions."""
         with self._cache_lock:

@@ -71,12 +71,24 @@ class ChunkingSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    """How passages are found and fused."""
+    """How passages are found and fused (defaults measured on SciFact and COVID-QA; README)."""
 
     top_k: int = Field(5, ge=1, le=100)
-    dense_candidates: int = Field(50, ge=1)
-    lexical_candidates: int = Field(50, ge=1)
+    dense_candidates: int = Field(200, ge=1, description="chunks dense search returns to fusion")
+    lexical_candidates: int = Field(200, ge=1, description="chunks BM25 returns to fusion")
+    fusion: Literal["blend", "rrf"] = Field(
+        "blend", description="blend: weighted min-max scores; rrf: reciprocal rank fusion"
+    )
+    dense_weight: float = Field(0.4, ge=0.0, le=1.0, description="dense share of the blend")
     rrf_k: int = Field(60, ge=1)
+    title_weight: float = Field(1.0, gt=0.0, description="BM25 weight of title and section")
+    mmr_lambda: float | None = Field(
+        None, ge=0.0, le=1.0, description="diversity (MMR) trade-off; None = off"
+    )
+    neighbors: int = Field(1, ge=0, le=3, description="chunks before/after a hit to add")
+    reranker_dir: Path | None = Field(None, description="cross-encoder model dir; None = off")
+    rerank_candidates: int = Field(30, ge=1, le=200)
+    query_cache_size: int = Field(1024, ge=0, description="query embeddings kept in memory")
     min_score: float = Field(0.0, ge=0.0, description="fused-score floor for 'not covered'")
 
 

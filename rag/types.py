@@ -24,6 +24,8 @@ class Chunk:
     mtime: float = 0.0
     doc_type: str = ""
     groups: tuple[str, ...] = ()
+    #: free labels a filter can select on (e.g. "hr", "contract", "region:emea").
+    tags: tuple[str, ...] = ()
     #: (character offset in ``text``, page) where a later page begins, for chunks that span pages.
     page_breaks: tuple[tuple[int, int], ...] = ()
 
@@ -41,7 +43,13 @@ class Chunk:
         return f"{head}\n{self.text}" if head else self.text
 
     def metadata(self) -> dict[str, Any]:
-        """Flat metadata for the vector store (scalars only)."""
+        """Metadata for the vector store: scalars, plus non-empty string lists for filters.
+
+        ``groups`` and ``tags`` are lists matched with ``$contains`` (Chroma rejects empty
+        lists, so they are left out when empty); ``restricted`` says whether ``groups`` limits
+        who may see the chunk; ``sections`` holds every prefix of the section path, so a filter
+        on a section also matches its subsections.
+        """
         meta: dict[str, Any] = {
             "doc_id": self.doc_id,
             "source": self.source,
@@ -54,8 +62,15 @@ class Chunk:
             "content_hash": self.content_hash,
             "mtime": self.mtime,
             "doc_type": self.doc_type,
-            "groups": ",".join(self.groups),
+            "restricted": bool(self.groups),
         }
+        if self.groups:
+            meta["groups"] = list(self.groups)
+        if self.tags:
+            meta["tags"] = list(self.tags)
+        if self.section:
+            parts = [p.strip() for p in self.section.split(" > ")]
+            meta["sections"] = [" > ".join(parts[: i + 1]) for i in range(len(parts))]
         return meta
 
 

@@ -28,12 +28,26 @@ def ask(
     stream: Annotated[
         bool, typer.Option("--stream", help="print the answer as it is written")
     ] = False,
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            help="key=value, repeatable: source (glob), type, section, after, before, tag, "
+            "group (group= alone: unrestricted documents only)",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Answer a question from the indexed documents, with numbered sources and a grounding check."""
+    from rag.filters import Filters
+
     try:
-        answer_stream = container_for(data_dir).assistant.stream(question, top_k=top_k, mode=mode)
+        filters = Filters.parse(filter_) if filter_ else None
+        answer_stream = container_for(data_dir).assistant.stream(
+            question, top_k=top_k, mode=mode, filters=filters
+        )
         if stream and not as_json:
             for piece in answer_stream:
                 sys.stdout.write(piece)

@@ -19,7 +19,9 @@ def chat(body: ChatRequest, request: Request) -> Any:
     """Answer the conversation's last user message; ``question`` says what was retrieved."""
     state: AppState = request.app.state.ragstead
     messages = [{"role": m.role, "content": m.content} for m in body.messages]
-    stream = state.container.assistant.chat(messages, top_k=body.top_k, mode=body.mode)
+    stream = state.container.assistant.chat(
+        messages, top_k=body.top_k, mode=body.mode, filters=body.retrieval_filters()
+    )
     if body.stream:
         return sse_response(stream)
     return stream.result().to_dict()

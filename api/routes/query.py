@@ -25,6 +25,9 @@ def query(body: QueryRequest, request: Request) -> Any:
     """Retrieve passages for the question and answer it, citing source, page and chunk."""
     state: AppState = request.app.state.ragstead
     assistant = state.container.assistant
+    filters = body.retrieval_filters()
     if body.stream:
-        return sse_response(assistant.stream(body.question, top_k=body.top_k, mode=body.mode))
-    return assistant.ask(body.question, top_k=body.top_k, mode=body.mode).to_dict()
+        return sse_response(
+            assistant.stream(body.question, top_k=body.top_k, mode=body.mode, filters=filters)
+        )
+    return assistant.ask(body.question, top_k=body.top_k, mode=body.mode, filters=filters).to_dict()

@@ -18,7 +18,9 @@ def retrieve(body: RetrieveRequest, request: Request) -> dict[str, Any]:
     """Hybrid search: the ``top_k`` best passages with scores and where they come from."""
     state: AppState = request.app.state.ragstead
     question = validate_question(body.question)
-    passages = state.container.retriever.retrieve(question, top_k=body.top_k)
+    passages = state.container.retriever.retrieve(
+        question, top_k=body.top_k, filters=body.retrieval_filters()
+    )
     return {
         "passages": [
             {

@@ -48,6 +48,10 @@ class VectorStore(Protocol):
         """Number of vectors stored."""
         ...
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of ``ids`` (unknown ids are left out)."""
+        ...
+
 
 class ChromaStore:
     """Chroma: ``PersistentClient`` in the data directory, or a ``chroma run`` server."""
@@ -152,6 +156,19 @@ class ChromaStore:
             return int(self.collection.count())
         except Exception as exc:
             raise StoreError(f"Chroma count failed: {exc}") from exc
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of ``ids`` (unknown ids are left out)."""
+        if not ids:
+            return {}
+        try:
+            got = self.collection.get(ids=list(ids), include=["embeddings"])
+        except Exception as exc:
+            raise StoreError(f"Chroma get failed: {exc}") from exc
+        return {
+            i: np.asarray(v, dtype=np.float32)
+            for i, v in zip(got["ids"], got["embeddings"], strict=True)
+        }
 
     def all_ids(self) -> set[str]:
         """Every id stored (for consistency checks after an interrupted run)."""

@@ -1,0 +1,43 @@
+"""Shared pieces of the benchmarks: the data path, the results folder, JSON output."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+
+
+def require(path: Path, what: str) -> Path:
+    """``path`` if it exists; otherwise print why and exit 2."""
+    if not path.exists():
+        print(
+            f"{what} not found at {path}; pass --data pointing at the evaluation data "
+            "(see shared/data/README.md)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return path
+
+
+def write(name: str, payload: dict[str, Any]) -> Path:
+    """Write a JSON report to benchmarks/results/NAME.json and return its path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"machine": f"{platform.machine()} {platform.processor()}".strip(), **payload}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def table(rows: dict[str, dict[str, Any]], columns: list[str]) -> str:
+    """A plain-text table of figures by method."""
+    head = f"{'method':28s}" + "".join(f"{c:>12s}" for c in columns)
+    lines = [head]
+    for name, row in rows.items():
+        lines.append(f"{name:28s}" + "".join(f"{row.get(c, ''):>12}" for c in columns))
+    return "\n".join(lines)

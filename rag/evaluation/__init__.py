@@ -1,0 +1,5 @@
+"""Retrieval and answer evaluation on labelled data in standard formats (BEIR, SQuAD-style QA).
+
+``datasets`` reads the files, ``metrics`` scores rankings, ``runner`` runs the retriever's
+methods over the queries and reports figures side by side.
+"""
