@@ -6,7 +6,8 @@ counted once, pieces are packed by adding their counts, and each finished chunk 
 again whole and split further in the rare case the sum was optimistic. A table is split only
 between rows, with its header repeated in every piece; a spreadsheet's sheet name joins the
 section path. Chunks smaller than ``min_tokens`` are merged with a neighbour, across a section
-boundary if need be (the headings that differ then open their part of the text).
+boundary if need be (the headings that differ then open their part of the text), though not
+across a page or slide boundary, and never a table into another section.
 
 Example::
 
@@ -314,7 +315,10 @@ class _Packer:
 
     def _merged(self, first: _Open, second: _Open) -> _Open | None:
         a, b = first.draft, second.draft
-        if a.page_end is not None and b.page is not None and not 0 <= b.page - a.page_end <= 1:
+        if a.path != b.path:  # across sections: only on one page, and never a table's tail
+            if a.page_end != b.page or a.kinds == ["table"] or b.kinds == ["table"]:
+                return None
+        elif a.page_end is not None and b.page is not None and not 0 <= b.page - a.page_end <= 1:
             return None
         common: list[str] = []
         for x, y in zip(a.path, b.path, strict=False):

@@ -141,7 +141,8 @@ class Ingestor:
         """Index a file or folder; with ``prune``, drop documents whose files are gone.
 
         ``groups`` are the access groups of files without a ``.ragstead-groups`` file above
-        them (default: the ingestor's); ``force`` re-parses every file.
+        them (None: indexed files keep theirs, new ones get the ingestor's default);
+        ``force`` re-parses every file.
         """
         started = time.perf_counter()
         root = Path(root).expanduser()
@@ -154,7 +155,7 @@ class Ingestor:
             tracker.emit("scan", str(root))
             self.manifest.recover(self.store)
             records = self.catalog.documents()
-            resolver = GroupResolver(root, self.groups if groups is None else groups)
+            resolver = GroupResolver(root, groups, self.groups)
             plan = make_plan(
                 root,
                 records,
@@ -176,6 +177,7 @@ class Ingestor:
             if plan.tasks:
                 self._parse_and_index(plan, writer, report, tracker)
             writer.flush()
+            report.embed_seconds = writer.embed_seconds
             if prune:
                 tracker.emit("prune", str(root))
                 keep = {r.source.source for r in plan.reuse if r.rename}
@@ -258,6 +260,7 @@ class Ingestor:
         self, result: FileResult, job: Job, writer: IndexWriter, report: IngestReport
     ) -> None:
         source, previous = result.path, job.record
+        report.parse_seconds += result.seconds
         if result.error is None and result.unchanged and previous is not None:
             self.manifest.touch(previous.doc_id, result.size, result.mtime)
             report.unchanged.append(source)

@@ -12,7 +12,8 @@ groups, is unchanged: it is not read at all. Everything else becomes work:
 
 Access groups come from the nearest ``.ragstead-groups`` file in the file's folder or a folder
 above it (up to the folder being ingested): group names separated by commas, spaces or lines,
-``#`` starting a comment. Without one, the run's default groups apply.
+``#`` starting a comment. Without one, the run's ``groups`` apply; without those either, an
+indexed file keeps its groups and a new file gets the configured default.
 """
 
 from __future__ import annotations
@@ -55,27 +56,42 @@ def parse_groups(text: str) -> tuple[str, ...]:
 
 
 class GroupResolver:
-    """The access groups of each file: the nearest groups file, else the run's default."""
+    """The access groups of each file: the nearest groups file, else the run's ``--groups``.
 
-    def __init__(self, root: Path, default: Sequence[str]) -> None:
+    When neither says anything, :meth:`groups_for` returns None: an indexed file keeps the
+    groups it has (a run without ``--groups`` never lifts a restriction), a new file gets
+    ``default``.
+    """
+
+    def __init__(
+        self, root: Path, explicit: Sequence[str] | None, default: Sequence[str] = ()
+    ) -> None:
         self.top = root if root.is_dir() else root.parent
+        self.explicit = None if explicit is None else tuple(sorted(set(explicit)))
         self.default = tuple(sorted(set(default)))
-        self._cache: dict[Path, tuple[str, ...]] = {}
+        self._cache: dict[Path, tuple[str, ...] | None] = {}
 
-    def groups_for(self, path: Path) -> tuple[str, ...]:
-        """Groups of the file at ``path``."""
+    def groups_for(self, path: Path) -> tuple[str, ...] | None:
+        """Groups of the file at ``path`` from a groups file or the option; None if neither."""
         return self._folder(path.parent)
 
-    def _folder(self, folder: Path) -> tuple[str, ...]:
+    def _folder(self, folder: Path) -> tuple[str, ...] | None:
         if folder not in self._cache:
             sidecar = folder / GROUPS_FILE
             if sidecar.is_file():
                 self._cache[folder] = parse_groups(sidecar.read_text(errors="replace"))
             elif folder == self.top or folder.parent == folder or self.top not in folder.parents:
-                self._cache[folder] = self.default
+                self._cache[folder] = self.explicit
             else:
                 self._cache[folder] = self._folder(folder.parent)
         return self._cache[folder]
+
+    def resolve(self, path: Path, record: DocumentRecord | None) -> tuple[str, ...]:
+        """The groups a run gives the file: as said, else as indexed, else the default."""
+        said = self.groups_for(path)
+        if said is not None:
+            return said
+        return record.groups if record is not None else self.default
 
 
 @dataclass
@@ -157,8 +173,8 @@ def make_plan(
         except OSError as exc:
             plan.failed.append((source, f"cannot read the file: {exc.strerror or exc}"))
             continue
-        job = Job(path, resolver.groups_for(path), by_source.get(source))
-        record = job.record
+        record = by_source.get(source)
+        job = Job(path, resolver.resolve(path, record), record)
         same_stat = record is not None and (record.size, record.mtime) == (
             stat.st_size,
             stat.st_mtime,

@@ -25,6 +25,10 @@ class IngestReport:
     #: chunks whose vectors were reused (renamed or regrouped files) rather than embedded.
     reused_chunks: int = 0
     seconds: float = 0.0
+    #: worker time spent hashing, parsing and chunking (summed over files and workers).
+    parse_seconds: float = 0.0
+    #: time the main process spent in the embedder.
+    embed_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -46,6 +50,8 @@ class IngestReport:
             "reused_chunks": self.reused_chunks,
             "pages": self.pages,
             "seconds": round(self.seconds, 3),
+            "parse_seconds": round(self.parse_seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
         }
 
 

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -40,6 +41,8 @@ from rag.errors import IngestError
 
 #: longest title kept (characters): a title is repeated in every chunk's embedded text.
 MAX_TITLE_CHARS = 150
+#: what a worker sends once it has started and can take files.
+_READY = "ready"
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ def worker_loop() -> None:
     nice = int(sys.argv[4])
     if nice:
         os.nice(nice)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     options: ChunkOptions | None = None
     broken = ""
     try:
@@ -185,6 +189,7 @@ def worker_loop() -> None:
         return
     except Exception as exc:  # the token counter cannot be rebuilt here
         broken = f"the parse worker could not start: {type(exc).__name__}: {exc}"
+    results.send(_READY)  # the time limit of the first file starts now, not at spawn
     while True:
         try:
             task = tasks.recv()
@@ -203,6 +208,7 @@ class _Worker:
     results: Connection
     task: FileTask | None = None
     started: float = 0.0
+    ready: bool = False
 
     def close(self) -> None:
         """Close the pipes and reap the process (killing it if it does not stop)."""
@@ -333,7 +339,8 @@ class ParsePool:
                 busy = [w for w in workers if w.task is not None]
                 if not busy:
                     break
-                deadline = min(w.started for w in busy) + self.timeout_s
+                started = [w.started for w in busy if w.ready]
+                deadline = min(started) + self.timeout_s if started else time.monotonic() + 1
                 timeout = max(0.0, min(1.0, deadline - time.monotonic()))
                 ready = wait([w.results for w in busy], timeout)
                 for worker in busy:
@@ -361,14 +368,19 @@ class ParsePool:
         assert task is not None
         if worker.results in ready:
             try:
-                result: FileResult = worker.results.recv()
+                result: FileResult | str = worker.results.recv()
             except (EOFError, OSError):  # the process died: its end of the pipe closed
                 code = worker.process.poll()
                 return FileResult(
                     task.path, error=f"the parser crashed on this file (worker exit code {code})"
                 )
+            if isinstance(result, str):  # started up: the clock of its task starts now
+                worker.ready, worker.started = True, time.monotonic()
+                return None
             worker.task = None
             return result
+        if not worker.ready:
+            return None
         if time.monotonic() - worker.started > self.timeout_s:
             return FileResult(
                 task.path,

@@ -99,6 +99,9 @@ def _run(
             report = ingestor.ingest(path, prune=prune, groups=chosen, force=force)
     except RagsteadError as exc:
         fail(exc)
+    except KeyboardInterrupt:
+        err.print("interrupted: what was written stays; the next run picks up the rest")
+        raise typer.Exit(130) from None
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
     else:
@@ -133,14 +136,11 @@ def _summary(report: Any) -> None:
     if report.pages:
         table.add_row("pages/s", f"{report.pages / seconds:.1f}")
     out.print(table)
-    if report.failed:
-        failed = Table("failed", "reason", show_header=True, title_justify="left")
-        for p, reason in report.failed:
-            failed.add_row(display(p), reason)
-        err.print(failed)
+    for p, reason in report.failed:
+        err.print(f"[red]failed[/red] {display(p)}: {reason}", highlight=False, soft_wrap=True)
     for label, items in (("skipped", report.skipped), ("warning", report.warnings)):
         for p, reason in items[:_SHOWN]:
-            err.print(f"{label} {display(p)}: {reason}", highlight=False)
+            err.print(f"{label} {display(p)}: {reason}", highlight=False, soft_wrap=True)
         if len(items) > _SHOWN:
             err.print(f"… and {len(items) - _SHOWN} more {label} entries (see --json)")
 

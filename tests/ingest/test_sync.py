@@ -251,6 +251,12 @@ def test_access_groups_from_the_option_and_groups_files(tmp_path: Path, docs: Pa
     assert groups("hr/leave.txt") == {("hr",)}
     assert_consistent(container)
 
+    without = ingestor.ingest(docs)  # no --groups: indexed files keep theirs, never lifted
+    assert len(without.unchanged) == 3 and groups("parking.md") == {("staff",)}
+    (docs / "new.txt").write_text("A new file gets the configured default groups.")
+    ingestor.ingest(docs)
+    assert groups("new.txt") == {()}
+
 
 def test_new_chunk_settings_reindex_every_file(tmp_path: Path, docs: Path) -> None:
     container = hashing_container(tmp_path)
