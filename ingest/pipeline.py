@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import pickle
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 from ingest.chunker import CHUNKER_VERSION, chunk_elements
 from ingest.elements import ParsedDocument
+from ingest.families import FamilyBuilder, doc_id_for
 from ingest.manifest import IngestLock, Manifest
 from ingest.plan import GroupResolver, Job, Plan, Reuse, make_plan, vanished
 from ingest.report import IngestProgress, IngestReport, ProgressHook
@@ -36,7 +36,7 @@ from ingest.workers import (
     document_title,
     file_hash,
 )
-from ingest.writer import Family, IndexWriter, chunk_version, make_chunks
+from ingest.writer import Family, IndexWriter, make_chunks
 from rag.errors import ConfigurationError, NotFoundError
 from rag.stores.catalog import Catalog, DocumentRecord
 from rag.stores.vector_store import VectorStore
@@ -52,11 +52,6 @@ __all__ = [
 
 #: a batch is written early, once this many chunks wait and no parsed file is queued.
 _EARLY_FLUSH = 32
-
-
-def doc_id_for(source: str) -> str:
-    """Stable document id of a source path."""
-    return hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
 
 
 class _Tracker:
@@ -287,7 +282,7 @@ class Ingestor:
             self.manifest.mark_failed(failed, error + kept)
             report.failed.append((source, error))
             return
-        family = self._family_from_result(result, job)
+        family = self._families().from_result(result, job)
         writer.add(family)
         report.chunks += family.n_chunks
         report.pages += result.pages
@@ -295,102 +290,22 @@ class Ingestor:
             source
         )
 
-    def _family_from_result(self, result: FileResult, job: Job) -> Family:
-        source = result.path
-        ids = {"": doc_id_for(source)}
-        docs: list[tuple[DocumentRecord, list[Any]]] = []
-        for doc in result.documents:
-            top = not doc.name
-            doc_source = source if top else f"{source}#{doc.name}"
-            ids[doc.name] = doc_id_for(doc_source)
-            parent = None if top else ids[doc.name.rsplit("#", 1)[0] if "#" in doc.name else ""]
-            record = DocumentRecord(
-                doc_id=ids[doc.name],
-                source=doc_source,
-                size=result.size if top else 0,
-                mtime=result.mtime,
-                content_hash=result.content_hash,
-                title=doc.title,
-                doc_type=doc.doc_type,
-                groups=job.groups,
-                parent_id=parent,
-                metadata={
-                    **doc.metadata,
-                    "warnings": doc.warnings,
-                    "origin": "file" if top else "attachment",
-                    "index": self.index_config,
-                },
-            )
-            docs.append((record, make_chunks(record, doc.drafts)))
-        return Family(docs, obsolete=self._obsolete(job.record, docs))
-
-    def _descendants(self, doc_id: str) -> list[DocumentRecord]:
-        out: list[DocumentRecord] = []
-        for child in self.catalog.children_of(doc_id):
-            out.append(child)
-            out.extend(self._descendants(child.doc_id))
-        return out
-
-    def _obsolete(
-        self, previous: DocumentRecord | None, docs: Sequence[tuple[DocumentRecord, Any]]
-    ) -> list[str]:
-        """Attachments of the previous version that the new one no longer has."""
-        if previous is None:
-            return []
-        keep = {record.doc_id for record, _ in docs}
-        return [d.doc_id for d in self._descendants(previous.doc_id) if d.doc_id not in keep]
-
     def _reuse(self, reuse: Reuse, writer: IndexWriter, report: IngestReport) -> None:
         """Index a copy, a move or a regrouped file from chunks and vectors already stored."""
-        old, new_source = reuse.source, str(reuse.job.path)
-        old_docs = [old, *self._descendants(old.doc_id)]
-        ids = {d.doc_id: doc_id_for(new_source + d.source[len(old.source) :]) for d in old_docs}
-        docs: list[tuple[DocumentRecord, list[Any]]] = []
-        old_chunk_ids: dict[str, str] = {}
-        for d in old_docs:
-            top = d is old
-            record = dataclasses.replace(
-                d,
-                doc_id=ids[d.doc_id],
-                source=new_source + d.source[len(old.source) :],
-                size=reuse.size if top else 0,
-                mtime=reuse.mtime,
-                groups=reuse.job.groups,
-                parent_id=None if top else ids.get(d.parent_id or "", d.parent_id),
-                status="indexed",
-                error=None,
-                metadata={**d.metadata, "index": self.index_config},
-            )
-            version = chunk_version(record)
-            chunks = []
-            for c in self.catalog.chunks_of(d.doc_id):
-                new = dataclasses.replace(
-                    c,
-                    id=f"{record.doc_id}-{version}-{c.chunk_index:05d}",
-                    doc_id=record.doc_id,
-                    source=record.source,
-                    groups=record.groups,
-                    mtime=record.mtime,
-                )
-                old_chunk_ids[new.id] = c.id
-                chunks.append(new)
-            docs.append((record, chunks))
-        get_vectors = getattr(self.store, "get_vectors", None)
-        found = get_vectors(list(old_chunk_ids.values())) if callable(get_vectors) else {}
-        vectors = {new: found[o] for new, o in old_chunk_ids.items() if o in found}
-        obsolete = [d.doc_id for d in old_docs] if reuse.rename else []
-        if reuse.job.record is not None and not reuse.rename:
-            obsolete = self._obsolete(reuse.job.record, docs)
-        family = Family(docs, obsolete=obsolete, vectors=vectors)
+        family = self._families().from_stored(reuse)
         writer.add(family)
+        new_source = str(reuse.job.path)
         report.chunks += family.n_chunks
-        report.reused_chunks += len(vectors)
+        report.reused_chunks += len(family.vectors)
         if reuse.rename:
-            report.renamed.append((old.source, new_source))
+            report.renamed.append((reuse.source.source, new_source))
         elif reuse.job.record is not None:
             report.updated.append(new_source)
         else:
             report.added.append(new_source)
+
+    def _families(self) -> FamilyBuilder:
+        return FamilyBuilder(self.catalog, self.store, self.index_config)
 
     # -- documents that are not files -------------------------------------------------------------
 
@@ -405,7 +320,7 @@ class Ingestor:
             for record, parsed in items:
                 docs = list(self._parsed_docs(record, parsed))
                 existing = self._exists(record.doc_id)
-                writer.add(Family(docs, obsolete=self._obsolete(existing, docs)))
+                writer.add(Family(docs, obsolete=self._families().obsolete(existing, docs)))
             writer.flush()
             return writer.written
 
@@ -446,6 +361,6 @@ class Ingestor:
     def delete(self, doc_id: str) -> list[str]:
         """Remove a document, its attachments and their vectors; returns the sources removed."""
         record = self.catalog.get_document(doc_id)
-        docs = [record, *self._descendants(doc_id)]
+        docs = [record, *self._families().descendants(doc_id)]
         self._writer().delete([d.doc_id for d in docs])
         return [d.source for d in docs]
