@@ -1,87 +1,84 @@
 """The ``Ingestor``: discover files, skip unchanged ones, parse, chunk, embed, write.
 
-A changed document is swapped in one catalog transaction (old chunks or new, never both); its new
-vectors are written before the swap and its old ones deleted after it, so an interruption at any
-point leaves only orphan vectors, which the catalog ignores and the next run removes.
+A run compares the files with the manifest (:mod:`ingest.plan`) without reading unchanged ones,
+parses and chunks the rest in worker processes (:mod:`ingest.workers`) while the main process
+embeds and writes (:mod:`ingest.writer`), so parsing and embedding overlap. A bad file is
+recorded in the manifest with its reason and the run goes on. With ``prune``, documents whose
+files are gone are removed.
+
+Example::
+
+    ingestor = build_ingestor(container)      # ingest.service
+    report = ingestor.ingest(Path("~/handbook"), prune=True, groups=["hr"])
+    print(report.added, report.failed)
 """
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
+import os
+import pickle
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-from ingest.chunker import chunk_elements
+from ingest.chunker import CHUNKER_VERSION, chunk_elements
 from ingest.elements import ParsedDocument
-from ingest.parsers import is_supported, parse
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import IngestError, NotFoundError, RagsteadError
+from ingest.families import FamilyBuilder, doc_id_for
+from ingest.manifest import IngestLock, Manifest
+from ingest.plan import GroupResolver, Job, Plan, Reuse, make_plan, vanished
+from ingest.report import IngestProgress, IngestReport, ProgressHook
+from ingest.workers import (
+    ChunkOptions,
+    FileResult,
+    ParsePool,
+    document_title,
+    file_hash,
+)
+from ingest.writer import Family, IndexWriter, make_chunks
+from rag.errors import ConfigurationError, NotFoundError
 from rag.stores.catalog import Catalog, DocumentRecord
 from rag.stores.vector_store import VectorStore
-from rag.types import Chunk
 
-ProgressHook = Callable[[str, Path], None]
+__all__ = [
+    "IngestProgress",
+    "IngestReport",
+    "Ingestor",
+    "ProgressHook",
+    "doc_id_for",
+    "file_hash",
+]
 
-
-@dataclass
-class IngestReport:
-    """What an ingestion run did."""
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    chunks: int = 0
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """True when no file failed."""
-        return not self.failed
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON form."""
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "removed": self.removed,
-            "failed": [{"path": p, "reason": r} for p, r in self.failed],
-            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
-            "chunks": self.chunks,
-            "seconds": round(self.seconds, 3),
-        }
+#: a batch is written early, once this many chunks wait and no parsed file is queued.
+_EARLY_FLUSH = 32
 
 
-def doc_id_for(source: str) -> str:
-    """Stable document id of a source path."""
-    return hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
+class _Tracker:
+    """Counts what a run has done and passes snapshots to the progress hook."""
 
+    def __init__(self, hook: ProgressHook | None, started: float) -> None:
+        self.hook = hook
+        self.state = IngestProgress("scan")
+        self.started = started
 
-def file_hash(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    def emit(self, phase: str | None = None, current: str | None = None) -> None:
+        if phase is not None:
+            self.state.phase = phase
+        if current is not None:
+            self.state.current = current
+        if self.hook is not None:
+            self.state.elapsed = time.perf_counter() - self.started
+            self.hook(dataclasses.replace(self.state))
 
+    def file_done(self, path: str, pages: int = 0) -> None:
+        self.state.files_done += 1
+        self.state.pages += pages
+        self.emit(current=path)
 
-def discover(root: Path) -> Iterator[Path]:
-    """Files under ``root`` (or ``root`` itself), hidden files and folders left out, sorted."""
-    if root.is_file():
-        yield root
-        return
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.is_file():
-            yield path
+    def embedded(self, n: int) -> None:
+        self.state.chunks += n
+        self.emit()
 
 
 class Ingestor:
@@ -89,79 +86,255 @@ class Ingestor:
 
     def __init__(
         self,
-        embedder: SentenceTransformerEmbedder,
+        embedder: Any,
         store: VectorStore,
         catalog: Catalog,
         *,
         max_tokens: int = 200,
         min_tokens: int = 40,
+        workers: int | None = None,
+        parse_timeout_s: float = 300.0,
+        embed_batch: int = 256,
+        worker_nice: int = 10,
+        groups: Sequence[str] = (),
     ) -> None:
         self.embedder = embedder
         self.store = store
         self.catalog = catalog
         self.max_tokens = max_tokens
         self.min_tokens = min_tokens
+        self.workers = max(1, (os.cpu_count() or 2) - 1) if workers is None else workers
+        self.parse_timeout_s = parse_timeout_s
+        self.embed_batch = embed_batch
+        self.worker_nice = worker_nice
+        self.groups = tuple(groups)
+        self.manifest = Manifest(catalog.path)
+        self.lock_path = catalog.path.parent / "ingest.lock"
+        self._budget_checked = False
+
+    @property
+    def index_config(self) -> dict[str, Any]:
+        """What chunks depend on besides the bytes; a change re-indexes every file."""
+        return {
+            "embedder": str(getattr(self.embedder, "name", "")),
+            "max_tokens": self.max_tokens,
+            "min_tokens": self.min_tokens,
+            "chunker": CHUNKER_VERSION,
+        }
+
+    # -- runs ---------------------------------------------------------------------------------
 
     def ingest(
-        self, root: Path, *, prune: bool = False, progress: ProgressHook | None = None
+        self,
+        root: Path,
+        *,
+        prune: bool = False,
+        progress: ProgressHook | None = None,
+        groups: Sequence[str] | None = None,
+        force: bool = False,
     ) -> IngestReport:
-        """Index a file or folder; with ``prune``, drop documents whose files are gone."""
+        """Index a file or folder; with ``prune``, drop documents whose files are gone.
+
+        ``groups`` are the access groups of files without a ``.ragstead-groups`` file above
+        them (None: indexed files keep theirs, new ones get the ingestor's default);
+        ``force`` re-parses every file.
+        """
         started = time.perf_counter()
-        root = root.expanduser()
+        root = Path(root).expanduser()
         if not root.exists():
             raise NotFoundError(f"no such file or folder: {root}", hint="check the path")
         root = root.resolve()
         report = IngestReport()
-        explicit_file = root.is_file()
-        for path in discover(root):
-            if progress:
-                progress("file", path)
-            if not is_supported(path) and not explicit_file:
-                report.skipped.append((str(path), f"unsupported format {path.suffix or '(none)'}"))
-                continue
-            try:
-                self._ingest_file(path, report)
-            except IngestError as exc:
-                report.failed.append((str(path), str(exc)))
-        if prune:
-            self._prune(root, report)
+        tracker = _Tracker(progress, started)
+        with IngestLock(self.lock_path):
+            tracker.emit("scan", str(root))
+            self.manifest.recover(self.store)
+            records = self.catalog.documents()
+            resolver = GroupResolver(root, groups, self.groups)
+            plan = make_plan(
+                root,
+                records,
+                config=self.index_config,
+                resolver=resolver,
+                force=force,
+                prune=prune,
+            )
+            report.unchanged.extend(plan.unchanged)
+            report.failed.extend(plan.failed)
+            report.skipped.extend(plan.skipped)
+            tracker.state.files_total = plan.files
+            tracker.state.files_done = len(plan.unchanged) + len(plan.failed)
+            tracker.emit("index")
+            writer = self._writer(on_embedded=tracker.embedded)
+            for reuse in plan.reuse:
+                self._reuse(reuse, writer, report)
+                tracker.file_done(str(reuse.job.path))
+            if plan.tasks:
+                self._parse_and_index(plan, writer, report, tracker)
+            writer.flush()
+            report.embed_seconds = writer.embed_seconds
+            if prune:
+                tracker.emit("prune", str(root))
+                keep = {r.source.source for r in plan.reuse if r.rename}
+                for record in vanished(records, root, keep):
+                    self.delete(record.doc_id)
+                    report.removed.append(record.source)
         report.seconds = time.perf_counter() - started
+        tracker.emit("done", "")
         return report
 
-    def _ingest_file(self, path: Path, report: IngestReport) -> None:
-        source = str(path)
-        stat = path.stat()
-        record = self.catalog.find_by_source(source)
-        if record and record.size == stat.st_size and record.mtime == stat.st_mtime:
-            report.unchanged.append(source)
-            return
-        digest = file_hash(path)
-        if record and record.content_hash == digest:
-            record.mtime = stat.st_mtime
-            self.catalog.replace_document(record, self.catalog.chunks_of(record.doc_id))
-            report.unchanged.append(source)
-            return
-        try:
-            parsed = parse(path)
-        except IngestError:
-            raise
-        except Exception as exc:  # a parser bug must not stop the run
-            raise IngestError(f"could not parse {path.name}: {exc}") from exc
-        base = DocumentRecord(
-            doc_id=doc_id_for(source),
-            source=source,
-            size=stat.st_size,
-            mtime=stat.st_mtime,
-            content_hash=digest,
-            doc_type=path.suffix.lower().lstrip("."),
+    def sync(self, root: Path, **options: Any) -> IngestReport:
+        """``ingest`` with ``prune``: the index then mirrors the folder."""
+        return self.ingest(root, prune=True, **options)
+
+    def recover(self) -> int:
+        """Delete vectors left by an interrupted run; returns how many."""
+        with IngestLock(self.lock_path):
+            return self.manifest.recover(self.store)
+
+    def _writer(self, **hooks: Any) -> IndexWriter:
+        return IndexWriter(
+            self.embedder,
+            self.store,
+            self.catalog,
+            self.manifest,
+            batch=self.embed_batch,
+            before_embed=self._check_budget,
+            **hooks,
         )
-        report.chunks += self.index_document(base, parsed)
-        (report.updated if record else report.added).append(source)
+
+    def _check_budget(self) -> None:
+        """The chunk budget must fit the embedder's window (loads the model, once)."""
+        if self._budget_checked:
+            return
+        limit = getattr(self.embedder, "max_tokens", None)
+        if isinstance(limit, int) and self.max_tokens > limit:
+            raise ConfigurationError(
+                f"chunking.max_tokens is {self.max_tokens}, over the embedder's window of"
+                f" {limit} tokens: chunks would be cut",
+                hint=f"set RAGSTEAD_CHUNKING__MAX_TOKENS to {limit} or less",
+            )
+        self._budget_checked = True
+
+    def _chunk_options(self) -> tuple[ChunkOptions, int]:
+        """Options for the parse workers, and how many (0 when the counter cannot travel)."""
+        make = getattr(self.embedder, "token_counter", None)
+        counter = make() if callable(make) else None
+        if counter is None:
+            counter = self.embedder.count_tokens
+            try:
+                pickle.dumps(counter)
+            except Exception:
+                return ChunkOptions(counter, self.max_tokens, self.min_tokens), 0
+        return ChunkOptions(counter, self.max_tokens, self.min_tokens), self.workers
+
+    def _parse_and_index(
+        self, plan: Plan, writer: IndexWriter, report: IngestReport, tracker: _Tracker
+    ) -> None:
+        options, workers = self._chunk_options()
+        pool = ParsePool(
+            options,
+            workers=workers,
+            timeout_s=self.parse_timeout_s,
+            nice=self.worker_nice,
+            prefetch=max(16, 4 * workers),
+        )
+        results = pool.start(plan.tasks)
+        try:
+            for result in results:
+                self._handle(result, plan.jobs[result.path], writer, report)
+                tracker.file_done(result.path, result.pages)
+                if pool.backlog() == 0 and writer.pending_chunks >= _EARLY_FLUSH:
+                    writer.flush()
+        finally:
+            results.close()
+
+    # -- one file -------------------------------------------------------------------------------
+
+    def _handle(
+        self, result: FileResult, job: Job, writer: IndexWriter, report: IngestReport
+    ) -> None:
+        source, previous = result.path, job.record
+        report.parse_seconds += result.seconds
+        if result.error is None and result.unchanged and previous is not None:
+            self.manifest.touch(previous.doc_id, result.size, result.mtime)
+            report.unchanged.append(source)
+            return
+        warnings = [w for doc in result.documents for w in doc.warnings]
+        report.warnings.extend((source, w) for w in warnings)
+        error = result.error
+        if error is None and not any(doc.drafts for doc in result.documents):
+            error = "no text could be extracted" + (
+                f" ({'; '.join(warnings[:3])})" if warnings else ""
+            )
+        if error is not None:
+            failed = DocumentRecord(
+                doc_id=doc_id_for(source),
+                source=source,
+                size=result.size,
+                mtime=result.mtime,
+                content_hash=result.content_hash,
+                doc_type=Path(source).suffix.lower().lstrip("."),
+                groups=job.groups,
+                metadata={"origin": "file"},
+            )
+            kept = "; its previous version stays indexed" if previous and previous.n_chunks else ""
+            self.manifest.mark_failed(failed, error + kept)
+            report.failed.append((source, error))
+            return
+        family = self._families().from_result(result, job)
+        writer.add(family)
+        report.chunks += family.n_chunks
+        report.pages += result.pages
+        (report.updated if previous is not None and previous.n_chunks else report.added).append(
+            source
+        )
+
+    def _reuse(self, reuse: Reuse, writer: IndexWriter, report: IngestReport) -> None:
+        """Index a copy, a move or a regrouped file from chunks and vectors already stored."""
+        family = self._families().from_stored(reuse)
+        writer.add(family)
+        new_source = str(reuse.job.path)
+        report.chunks += family.n_chunks
+        report.reused_chunks += len(family.vectors)
+        if reuse.rename:
+            report.renamed.append((reuse.source.source, new_source))
+        elif reuse.job.record is not None:
+            report.updated.append(new_source)
+        else:
+            report.added.append(new_source)
+
+    def _families(self) -> FamilyBuilder:
+        return FamilyBuilder(self.catalog, self.store, self.index_config)
+
+    # -- documents that are not files -------------------------------------------------------------
 
     def index_document(self, record: DocumentRecord, parsed: ParsedDocument) -> int:
         """Chunk, embed and swap in one document and its children; returns chunks written."""
-        record.title = parsed.title or Path(record.source).stem
-        record.metadata = {**parsed.metadata, "warnings": parsed.warnings}
+        return self.index_documents([(record, parsed)])
+
+    def index_documents(self, items: Iterable[tuple[DocumentRecord, ParsedDocument]]) -> int:
+        """Batched :meth:`index_document`: embedding spans documents, each swaps in atomically."""
+        with IngestLock(self.lock_path, wait=True):
+            writer = self._writer()
+            for record, parsed in items:
+                docs = list(self._parsed_docs(record, parsed))
+                existing = self._exists(record.doc_id)
+                writer.add(Family(docs, obsolete=self._families().obsolete(existing, docs)))
+            writer.flush()
+            return writer.written
+
+    def _exists(self, doc_id: str) -> DocumentRecord | None:
+        try:
+            return self.catalog.get_document(doc_id)
+        except NotFoundError:
+            return None
+
+    def _parsed_docs(
+        self, record: DocumentRecord, parsed: ParsedDocument
+    ) -> Iterable[tuple[DocumentRecord, list[Any]]]:
+        record.title = document_title(parsed.title, Path(record.source).stem)
+        record.metadata = {**record.metadata, **parsed.metadata, "warnings": parsed.warnings}
         drafts = chunk_elements(
             parsed.elements,
             title=record.title,
@@ -169,69 +342,25 @@ class Ingestor:
             max_tokens=self.max_tokens,
             min_tokens=self.min_tokens,
         )
-        chunks = [
-            Chunk(
-                id=f"{record.doc_id}-{record.content_hash[:8]}-{i:05d}",
-                doc_id=record.doc_id,
-                text=d.text,
-                source=record.source,
-                title=record.title,
-                section=d.section,
-                page=d.page,
-                page_end=d.page_end,
-                page_breaks=tuple(d.page_breaks),
-                kinds=",".join(d.kinds),
-                chunk_index=i,
-                content_hash=hashlib.sha256(d.text.encode("utf-8")).hexdigest()[:16],
-                mtime=record.mtime,
-                doc_type=record.doc_type,
-                groups=record.groups,
-            )
-            for i, d in enumerate(drafts)
-        ]
-        if chunks:
-            vectors = self.embedder.embed_batch([c.embed_text() for c in chunks])
-            self.store.upsert([c.id for c in chunks], vectors, [c.metadata() for c in chunks])
-        old_ids = self.catalog.replace_document(record, chunks)
-        stale = sorted(set(old_ids) - {c.id for c in chunks})
-        if stale:
-            self.store.delete(stale)
-        written = len(chunks)
+        yield record, make_chunks(record, drafts)
         for name, child in parsed.children:
             child_source = f"{record.source}#{name}"
             child_record = DocumentRecord(
                 doc_id=doc_id_for(child_source),
                 source=child_source,
-                size=0,
                 mtime=record.mtime,
                 content_hash=record.content_hash,
                 doc_type=Path(name).suffix.lower().lstrip("."),
                 groups=record.groups,
                 parent_id=record.doc_id,
             )
-            written += self.index_document(child_record, child)
-        return written
+            yield from self._parsed_docs(child_record, child)
 
-    def _prune(self, root: Path, report: IngestReport) -> None:
-        prefix = str(root)
-        for record in self.catalog.documents():
-            if record.parent_id is not None:
-                continue
-            if not (record.source == prefix or record.source.startswith(prefix + "/")):
-                continue
-            if not Path(record.source).exists():
-                self.delete(record.doc_id)
-                report.removed.append(record.source)
+    # -- deleting -------------------------------------------------------------------------------
 
     def delete(self, doc_id: str) -> list[str]:
         """Remove a document, its attachments and their vectors; returns the sources removed."""
         record = self.catalog.get_document(doc_id)
-        removed = [record.source]
-        for child in self.catalog.documents():
-            if child.parent_id == doc_id:
-                removed.extend(self.delete(child.doc_id))
-        try:
-            self.store.delete(self.catalog.delete_document(doc_id))
-        except RagsteadError:
-            raise
-        return removed
+        docs = [record, *self._families().descendants(doc_id)]
+        self._writer().delete([d.doc_id for d in docs])
+        return [d.source for d in docs]

@@ -59,6 +59,36 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+class TokenizerFileCounter:
+    """Counts tokens with a ``tokenizer.json`` (the ``tokenizers`` library, no model loaded).
+
+    Picklable (only the path travels), so worker processes can count exactly as the embedder
+    does without loading torch: ``TokenizerFileCounter(path)("some text") -> int``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._tokenizer: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path = state["path"]
+        self._tokenizer = None
+
+    def __call__(self, text: str) -> int:
+        """Tokens of ``text``, special tokens included, never truncated."""
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self.path))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._tokenizer = tokenizer
+        return len(self._tokenizer.encode(text, add_special_tokens=True).ids)
+
+
 _MODELS: dict[tuple[str, str, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
 
@@ -138,6 +168,11 @@ class SentenceTransformerEmbedder:
         return len(
             self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
         )
+
+    def token_counter(self) -> TokenizerFileCounter | None:
+        """A picklable counter equal to :meth:`count_tokens` (None without ``tokenizer.json``)."""
+        path = self._path() / "tokenizer.json"
+        return TokenizerFileCounter(path) if path.is_file() else None
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts; float32, L2-normalised."""

@@ -196,7 +196,7 @@ class Retriever:
 
     def _mmr(self, passages: list[Passage], k: int, lam: float) -> list[Passage]:
         """Maximal marginal relevance over the candidates' stored vectors."""
-        vectors = self.store.vectors([ps.chunk.id for ps in passages])
+        vectors = self.store.get_vectors([ps.chunk.id for ps in passages])
         if len(vectors) < len(passages):
             return passages
         mat = np.stack([vectors[ps.chunk.id] for ps in passages])

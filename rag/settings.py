@@ -70,6 +70,18 @@ class ChunkingSettings(BaseModel):
     min_tokens: int = Field(40, ge=0)
 
 
+class IngestSettings(BaseModel):
+    """How ingestion runs: parse processes, time limits, embedding batches, default groups."""
+
+    workers: int | None = Field(
+        None, ge=0, description="parse processes; None = cores - 1 (at least 1); 0 = in-process"
+    )
+    parse_timeout_s: float = Field(300.0, gt=0, description="a file parsing longer fails")
+    embed_batch: int = Field(256, ge=1, description="chunks embedded and written together")
+    worker_nice: int = Field(10, ge=0, le=19, description="parse processes yield to the embedder")
+    groups: list[str] = Field(default_factory=list, description="default access groups")
+
+
 class RetrievalSettings(BaseModel):
     """How passages are found and fused (defaults measured on SciFact and COVID-QA; README)."""
 
@@ -158,6 +170,7 @@ class Settings(BaseSettings):
     generator: GeneratorSettings = GeneratorSettings()
     store: StoreSettings = StoreSettings()
     chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     api: ApiSettings = ApiSettings()
     answers: AnswerSettings = AnswerSettings()

@@ -11,6 +11,7 @@ app = typer.Typer(
     help="Ragstead: ask questions of your own documents, offline.", no_args_is_help=True
 )
 app.command()(ingest_cmds.ingest)
+app.command()(ingest_cmds.sync)
 app.add_typer(ingest_cmds.docs_app, name="docs")
 app.command()(ask_cmds.ask)
 app.command()(ask_cmds.serve)

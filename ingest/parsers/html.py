@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
@@ -77,6 +78,17 @@ _BLOCKS = frozenset(
 )
 _BLOCK_NAMES = sorted(_BLOCKS)
 _WHITESPACE = re.compile(r"\s+")
+#: a class, id or aria-label word (matched whole) that marks page chrome outside dropped tags.
+_BOILERPLATE = re.compile(
+    r"breadcrumbs?([-_].*)?|crumbs|cookies?[-_]?(banner|consent|notice|bar)|skip[-_]?(link|nav"
+    r"|to[-_]?content)s?|navbar([-_].*)?|site[-_]?(header|footer|nav|menu)|social[-_]?(share|"
+    r"links|media|icons)|share[-_]?(buttons|links|bar)|newsletter([-_].*)?|pagination|back[-_]?"
+    r"to[-_]?top|ad[-_]?banner|advert([-_].*)?",
+    re.IGNORECASE,
+)
+_CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
+#: a short line of two or more parts joined by a breadcrumb separator: "Home › IT › Security".
+_BREADCRUMB = re.compile(r"^[^.!?›»]{1,60}(\s[›»]\s[^.!?›»]{1,60}){1,8}$")
 _SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
 
 
@@ -141,6 +153,32 @@ def _text(tag: Tag) -> str:
     return "".join(parts)
 
 
+def _is_boilerplate(tag: Tag) -> bool:
+    """Page chrome marked by its role, class, id or aria-label, or a bare breadcrumb trail."""
+    if tag.name in ("html", "body", "main", "article"):
+        return False
+    if str(tag.get("role") or "").lower() in _CHROME_ROLES:
+        return True
+    classes: Any = tag.get("class") or []
+    words = [str(c) for c in (classes if isinstance(classes, list) else [classes])]
+    for attribute in ("id", "aria-label"):
+        words += str(tag.get(attribute) or "").split()
+    if any(_BOILERPLATE.fullmatch(word) for word in words):
+        return True
+    if tag.name in _BLOCKS and tag.find(_BLOCK_NAMES) is None:
+        return bool(_BREADCRUMB.match(clean_line(tag.get_text(" "))))
+    return False
+
+
+def _drop_boilerplate(root: Tag) -> None:
+    """Remove breadcrumbs, cookie banners, share bars and other chrome outside the dropped tags."""
+    for tag in root.find_all(True):
+        if tag.decomposed:
+            continue
+        if _is_boilerplate(tag):
+            tag.decompose()
+
+
 def html_to_builder(markup: str | bytes, builder: ElementBuilder) -> str | None:
     """Add the elements of an HTML document to ``builder``; return its <title> text."""
     with library_errors("HTML"):
@@ -148,6 +186,7 @@ def html_to_builder(markup: str | bytes, builder: ElementBuilder) -> str | None:
     title_tag = soup.find("title")
     title = clean_line(title_tag.get_text()) if title_tag else ""
     root = soup.body or soup
+    _drop_boilerplate(root)
     for dropped in root.find_all(list(DROPPED_TAGS)):
         if dropped.name == "header" and dropped.find_parent(_SECTIONING) is not None:
             continue  # an article's own header holds its title, not page chrome

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     tags TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, chunk_index);
+CREATE INDEX IF NOT EXISTS documents_parent ON documents(parent_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     head, body, tokenize='porter unicode61 remove_diacritics 2'
 );
@@ -226,14 +227,27 @@ class Catalog:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self._connect()
+        if getattr(self._local, "depth", 0):  # inside atomic(): join the open transaction
+            yield conn
+            return
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
+            self._local.depth = 1
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._local.depth = 0
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction around several writes (a mail and its attachments swap together)."""
+        with self._transaction():
+            yield
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -252,6 +266,15 @@ class Catalog:
             self._connect().execute("SELECT * FROM documents WHERE source=?", (source,)).fetchone()
         )
         return _doc_from_row(row) if row else None
+
+    def children_of(self, doc_id: str) -> list[DocumentRecord]:
+        """Documents embedded in ``doc_id`` (mail attachments), by source."""
+        rows = (
+            self._connect()
+            .execute("SELECT * FROM documents WHERE parent_id=? ORDER BY source", (doc_id,))
+            .fetchall()
+        )
+        return [_doc_from_row(r) for r in rows]
 
     def documents(self) -> list[DocumentRecord]:
         """All manifest rows, by source."""

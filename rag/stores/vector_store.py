@@ -48,7 +48,7 @@ class VectorStore(Protocol):
         """Number of vectors stored."""
         ...
 
-    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of ``ids`` (unknown ids are left out)."""
         ...
 
@@ -157,18 +157,19 @@ class ChromaStore:
         except Exception as exc:
             raise StoreError(f"Chroma count failed: {exc}") from exc
 
-    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored vectors of ``ids`` (unknown ids are left out)."""
-        if not ids:
-            return {}
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id (ids not stored are left out), to reuse without re-embedding."""
+        found: dict[str, np.ndarray] = {}
         try:
-            got = self.collection.get(ids=list(ids), include=["embeddings"])
+            for start in range(0, len(ids), self._BATCH):
+                page = self.collection.get(
+                    ids=list(ids[start : start + self._BATCH]), include=["embeddings"]
+                )
+                for cid, vector in zip(page["ids"], page["embeddings"], strict=True):
+                    found[cid] = np.asarray(vector, dtype=np.float32)
         except Exception as exc:
             raise StoreError(f"Chroma get failed: {exc}") from exc
-        return {
-            i: np.asarray(v, dtype=np.float32)
-            for i, v in zip(got["ids"], got["embeddings"], strict=True)
-        }
+        return found
 
     def all_ids(self) -> set[str]:
         """Every id stored (for consistency checks after an interrupted run)."""

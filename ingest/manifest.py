@@ -1,0 +1,216 @@
+"""Ingestion's bookkeeping beside the catalog: failed files, the vector journal and the run lock.
+
+The catalog's ``documents`` table is the manifest (path, size, mtime, content hash, status,
+error, chunk count; the chunk ids are its ``chunks`` rows). This module writes what only
+ingestion needs, in the same SQLite file:
+
+- a failed file is a ``documents`` row with ``status='failed'`` and the reason in ``error``; a
+  changed file that now fails keeps its previous chunks (the row says so) until it parses again;
+- the journal (table ``ingest_pending``) lists every vector id that may be in the vector store
+  without being live in the catalog: ids about to be written, ids about to be replaced. It is
+  filled before the vector store is touched and emptied after, so after a crash at any point
+  :meth:`Manifest.recover` deletes exactly the orphans, without scanning the vector store;
+- :class:`IngestLock` keeps two ingestion runs from writing to one data directory at once.
+
+Example::
+
+    manifest = Manifest(catalog.path)
+    with IngestLock(catalog.path.parent / "ingest.lock"):
+        manifest.recover(store)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar
+
+from rag.errors import BusyError, StoreError
+from rag.stores.catalog import DocumentRecord
+from rag.stores.vector_store import VectorStore
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS ingest_pending (id TEXT PRIMARY KEY);"
+_SQL_BATCH = 500
+
+
+class IngestLock:
+    """An exclusive lock on a data directory's ingestion (``flock``; re-entrant in a process).
+
+    ``wait=False`` raises :class:`BusyError` at once when another process holds it.
+    """
+
+    _held: ClassVar[dict[str, int]] = {}
+    _guard: ClassVar[threading.RLock] = threading.RLock()
+
+    def __init__(self, path: Path, *, wait: bool = False) -> None:
+        self.path = path
+        self.wait = wait
+        self._fd: int | None = None
+
+    def __enter__(self) -> IngestLock:
+        if not self._guard.acquire(blocking=self.wait):
+            raise BusyError(
+                "another ingestion is running in this process",
+                hint="wait for it to finish, then try again",
+                retry_after=30,
+            )
+        key = str(self.path)
+        if self._held.get(key):
+            self._held[key] += 1
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+        except BlockingIOError as exc:
+            os.close(fd)
+            self._guard.release()
+            holder = self.path.read_text().strip() or "another process"
+            raise BusyError(
+                f"another ingestion is running on this data directory (pid {holder})",
+                hint="wait for it to finish, then run the command again",
+                retry_after=30,
+            ) from exc
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        self._held[key] = 1
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        key = str(self.path)
+        self._held[key] -= 1
+        if self._held[key] == 0:
+            del self._held[key]
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+                self._fd = None
+        self._guard.release()
+
+
+class Manifest:
+    """Failed files, touched files, chunk ids by document and the vector journal."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        try:
+            self._conn().executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the manifest at {path}: {exc}") from exc
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            self._local.conn = conn
+        return conn
+
+    def _write(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"manifest write failed: {exc}") from exc
+
+    # -- documents -------------------------------------------------------------------------
+
+    def mark_failed(self, record: DocumentRecord, error: str) -> None:
+        """Record a file that could not be ingested; an indexed earlier version stays indexed."""
+        metadata = json.dumps(record.metadata)
+        self._write(
+            "INSERT INTO documents (doc_id, source, size, mtime, content_hash, status, error,"
+            " title, doc_type, groups, parent_id, n_chunks, indexed_at, metadata)"
+            " VALUES (?,?,?,?,?,'failed',?,?,?,?,NULL,0,?,?)"
+            " ON CONFLICT(doc_id) DO UPDATE SET size=excluded.size, mtime=excluded.mtime,"
+            " content_hash=excluded.content_hash, status='failed', error=excluded.error,"
+            " indexed_at=excluded.indexed_at",
+            [
+                (
+                    record.doc_id,
+                    record.source,
+                    record.size,
+                    record.mtime,
+                    record.content_hash,
+                    error,
+                    record.title,
+                    record.doc_type,
+                    ",".join(record.groups),
+                    time.time(),
+                    metadata,
+                )
+            ],
+        )
+
+    def touch(self, doc_id: str, size: int, mtime: float) -> None:
+        """A file whose bytes did not change got a new mtime: record it, keep its chunks."""
+        self._write("UPDATE documents SET size=?, mtime=? WHERE doc_id=?", [(size, mtime, doc_id)])
+
+    def chunk_ids(self, doc_ids: Sequence[str]) -> list[str]:
+        """Live chunk ids of these documents."""
+        ids: list[str] = []
+        conn = self._conn()
+        for start in range(0, len(doc_ids), _SQL_BATCH):
+            part = list(doc_ids[start : start + _SQL_BATCH])
+            marks = ",".join("?" * len(part))
+            ids.extend(
+                r[0] for r in conn.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", part)
+            )
+        return ids
+
+    # -- the vector journal ------------------------------------------------------------------
+
+    def journal_add(self, ids: Iterable[str]) -> None:
+        """Note vector ids that may be in the store without being live (before writing them)."""
+        self._write("INSERT OR IGNORE INTO ingest_pending(id) VALUES (?)", [(i,) for i in ids])
+
+    def journal_remove(self, ids: Iterable[str]) -> None:
+        """The store agrees with the catalog on these ids again."""
+        self._write("DELETE FROM ingest_pending WHERE id=?", [(i,) for i in ids])
+
+    def journal_size(self) -> int:
+        """Ids in the journal (0 after every clean run)."""
+        return int(self._conn().execute("SELECT count(*) FROM ingest_pending").fetchone()[0])
+
+    def recover(self, store: VectorStore) -> int:
+        """Delete journalled vectors the catalog does not hold (left by a crash); returns them."""
+        conn = self._conn()
+        pending = [r[0] for r in conn.execute("SELECT id FROM ingest_pending")]
+        if not pending:
+            return 0
+        live = set(self.live(pending))
+        orphans = [i for i in pending if i not in live]
+        if orphans:
+            store.delete(orphans)
+        self.journal_remove(pending)
+        return len(orphans)
+
+    def live(self, ids: Sequence[str]) -> list[str]:
+        """The ids among ``ids`` that are live chunks in the catalog."""
+        found: list[str] = []
+        conn = self._conn()
+        for start in range(0, len(ids), _SQL_BATCH):
+            part = list(ids[start : start + _SQL_BATCH])
+            marks = ",".join("?" * len(part))
+            found.extend(
+                r[0] for r in conn.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", part)
+            )
+        return found
