@@ -50,7 +50,7 @@ class HashingEmbedder:
 
 
 class EchoGenerator:
-    """Answers with the first sentence of passage [1], cited as [1]."""
+    """Answers with the line of passage [1] that shares most words with the question, cited [1]."""
 
     name = "echo"
     context_window = 2048
@@ -59,14 +59,23 @@ class EchoGenerator:
         """Roughly one token a word."""
         return len(text.split())
 
+    @staticmethod
+    def answer_for(user: str) -> str:
+        """The echoed sentence for a user prompt built by ``rag.prompting``."""
+        match = re.search(r"\[1\][^\n]*\n(.*?)(?:\n\[2\]|\n\nQuestion:|\Z)", user, re.S)
+        if not match:
+            return "The documents do not cover this."
+        question = user.rsplit("Question:", 1)[-1]
+        wanted = {w for w in _WORD.findall(question.lower()) if len(w) > 3}
+        lines = [ln.strip() for ln in match.group(1).split("\n") if ln.strip()]
+        best = max(lines, key=lambda ln: len(wanted & set(_WORD.findall(ln.lower()))))
+        return re.split(r"(?<=[.!?])\s", best, maxsplit=1)[0].rstrip(".!?")
+
     def stream(
         self, messages: Sequence[Message], *, max_new_tokens: int = 256, stop: Sequence[str] = ()
     ) -> Iterator[str]:
         """Yield the answer word by word."""
-        user = messages[-1]["content"]
-        match = re.search(r"\[1\][^\n]*\n(.+?)(?:[.!?](?:\s|$)|\n)", user, re.S)
-        sentence = match.group(1).strip() if match else "The documents do not cover this."
-        words = f"{sentence} [1]".split(" ")
+        words = f"{self.answer_for(messages[-1]['content'])} [1]".split(" ")
         for i, word in enumerate(words[:max_new_tokens]):
             yield word if i == 0 else " " + word
 

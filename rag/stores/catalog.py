@@ -171,11 +171,6 @@ class Catalog:
             with self._connect() as conn:
                 self._migrate(conn)
                 conn.executescript(_SCHEMA)
-                columns = {r[1] for r in conn.execute("PRAGMA table_info(chunks)")}
-                if "page_breaks" not in columns:  # an index written before page breaks existed
-                    conn.execute(
-                        "ALTER TABLE chunks ADD COLUMN page_breaks TEXT NOT NULL DEFAULT ''"
-                    )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the index at {path}: {exc}") from exc
 
@@ -184,8 +179,9 @@ class Catalog:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "chunks" in tables:
             columns = {r[1] for r in conn.execute("PRAGMA table_info(chunks)")}
-            if "tags" not in columns:
-                conn.execute("ALTER TABLE chunks ADD COLUMN tags TEXT NOT NULL DEFAULT ''")
+            for column in ("tags", "page_breaks"):  # added after the first released schema
+                if column not in columns:
+                    conn.execute(f"ALTER TABLE chunks ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
         if "chunks_fts" in tables:
             fts = [r[1] for r in conn.execute("PRAGMA table_info(chunks_fts)")]
             if fts != _FTS_COLUMNS:
