@@ -26,6 +26,7 @@ import numpy as np
 
 from ingest.chunker import chunk_elements
 from ingest.elements import Element
+from ingest.writer import make_chunks
 from rag.container import Container
 from rag.evaluation.datasets import CorpusRecord, file_digest, read_corpus
 from rag.stores.catalog import Catalog, DocumentRecord
@@ -98,22 +99,7 @@ class RecordIndexer:
             max_tokens=self.max_tokens,
             min_tokens=self.min_tokens,
         )
-        return [
-            Chunk(
-                id=f"{doc.doc_id}-{doc.content_hash[:8]}-{i:05d}",
-                doc_id=doc.doc_id,
-                text=d.text,
-                source=doc.source,
-                title=record.title,
-                section=d.section,
-                kinds=",".join(d.kinds),
-                chunk_index=i,
-                content_hash=hashlib.sha256(d.text.encode("utf-8")).hexdigest()[:16],
-                doc_type=doc.doc_type,
-                groups=doc.groups,
-            )
-            for i, d in enumerate(drafts)
-        ]
+        return make_chunks(doc, drafts)
 
     def index(
         self,

@@ -21,6 +21,7 @@ import numpy as np
 import rag.offline  # noqa: F401  (offline switches before any model library loads)
 from rag.errors import ConfigurationError
 from rag.generators.embedded import embedded_embedder_dir
+from rag.generators.transformers_loader import resolve_device
 
 
 @runtime_checkable
@@ -48,15 +49,6 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` becomes ``cuda`` where a GPU is visible, else ``cpu``."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class TokenizerFileCounter:
