@@ -119,8 +119,11 @@ class FamilyBuilder:
         get_vectors = getattr(self.store, "get_vectors", None)
         found = get_vectors(list(old_chunk_ids.values())) if callable(get_vectors) else {}
         vectors = {new: found[o] for new, o in old_chunk_ids.items() if o in found}
+        get_parts = getattr(self.store, "get_parts", None)
+        found_parts = get_parts(list(old_chunk_ids.values())) if callable(get_parts) else {}
+        parts = {new: found_parts[o] for new, o in old_chunk_ids.items() if o in found_parts}
         if reuse.rename:
             obsolete = [d.doc_id for d in old_docs]
         else:
             obsolete = self.obsolete(reuse.job.record, docs)
-        return Family(docs, obsolete=obsolete, vectors=vectors)
+        return Family(docs, obsolete=obsolete, vectors=vectors, parts=parts)

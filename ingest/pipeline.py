@@ -97,6 +97,7 @@ class Ingestor:
         embed_batch: int = 256,
         worker_nice: int = 10,
         groups: Sequence[str] = (),
+        sentence_vectors: bool = True,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -108,6 +109,7 @@ class Ingestor:
         self.embed_batch = embed_batch
         self.worker_nice = worker_nice
         self.groups = tuple(groups)
+        self.sentence_vectors = sentence_vectors
         self.manifest = Manifest(catalog.path)
         self.lock_path = catalog.path.parent / "ingest.lock"
         self._budget_checked = False
@@ -120,6 +122,7 @@ class Ingestor:
             "max_tokens": self.max_tokens,
             "min_tokens": self.min_tokens,
             "chunker": CHUNKER_VERSION,
+            "sentence_vectors": self.sentence_vectors,
         }
 
     # -- runs ---------------------------------------------------------------------------------
@@ -199,6 +202,7 @@ class Ingestor:
             self.catalog,
             self.manifest,
             batch=self.embed_batch,
+            sentences=self.sentence_vectors,
             before_embed=self._check_budget,
             **hooks,
         )

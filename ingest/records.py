@@ -27,6 +27,7 @@ import numpy as np
 from ingest.chunker import chunk_elements
 from ingest.elements import Element
 from ingest.writer import make_chunks
+from rag.chunk_vectors import embed_chunks
 from rag.container import Container
 from rag.evaluation.datasets import CorpusRecord, file_digest, read_corpus
 from rag.stores.catalog import Catalog, DocumentRecord
@@ -82,6 +83,7 @@ class RecordIndexer:
         max_tokens: int = 200,
         min_tokens: int = 40,
         batch_chunks: int = 512,
+        sentence_vectors: bool = True,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -89,6 +91,12 @@ class RecordIndexer:
         self.max_tokens = max_tokens
         self.min_tokens = min_tokens
         self.batch_chunks = batch_chunks
+        self.sentence_vectors = sentence_vectors
+
+    @property
+    def config_key(self) -> str:
+        """What the stored chunks depend on besides a record's text (part of its digest)."""
+        return f"{self.max_tokens}/{self.min_tokens}/{int(self.sentence_vectors)}"
 
     def chunks_for(self, record: CorpusRecord, doc: DocumentRecord) -> list[Chunk]:
         """The chunks of one record."""
@@ -115,7 +123,7 @@ class RecordIndexer:
         pending: list[tuple[DocumentRecord, list[Chunk]]] = []
         n_pending = 0
         for record in records:
-            digest = record_hash(record)
+            digest = f"{record_hash(record)}:{self.config_key}"
             source = f"{source_prefix}/{record.id}"
             existing = self.catalog.find_by_source(source)
             if existing is not None and existing.content_hash == digest:
@@ -150,8 +158,13 @@ class RecordIndexer:
     ) -> None:
         chunks = [c for _, cs in pending for c in cs]
         if chunks:
-            vectors = self.embedder.embed_batch([c.embed_text() for c in chunks])
-            self.store.upsert([c.id for c in chunks], vectors, [c.metadata() for c in chunks])
+            ids = [c.id for c in chunks]
+            before = {c.id for doc, _ in pending for c in self.catalog.chunks_of(doc.doc_id)}
+            kept = before & set(ids)
+            if kept:  # same ids, other text: their old sentence vectors must go
+                self.store.delete(sorted(kept))
+            vectors, parts = embed_chunks(self.embedder, chunks, sentences=self.sentence_vectors)
+            self.store.upsert(ids, vectors, [c.metadata() for c in chunks], parts)
         for doc, cs in pending:
             old = self.catalog.replace_document(doc, cs)
             stale = sorted(set(old) - {c.id for c in cs})
@@ -174,7 +187,8 @@ def open_corpus_index(
     or None when the index was reused.
     """
     marker = container.settings.data_dir / "corpus.json"
-    digest = file_digest(corpus)
+    c = container.settings.chunking
+    digest = f"{file_digest(corpus)}:{c.max_tokens}/{c.min_tokens}/{int(c.sentence_vectors)}"
     if marker.is_file():
         try:
             done = json.loads(marker.read_text())
@@ -182,13 +196,13 @@ def open_corpus_index(
             done = {}
         if done.get("digest") == digest:
             return None
-    c = container.settings.chunking
     indexer = RecordIndexer(
         container.embedder,
         container.vector_store,
         container.catalog,
         max_tokens=c.max_tokens,
         min_tokens=c.min_tokens,
+        sentence_vectors=c.sentence_vectors,
     )
     report = indexer.index(read_corpus(corpus), source_prefix=corpus.stem, progress=progress)
     marker.write_text(

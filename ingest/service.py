@@ -34,4 +34,5 @@ def build_ingestor(container: Container) -> Ingestor:
         embed_batch=i.embed_batch,
         worker_nice=i.worker_nice,
         groups=i.groups,
+        sentence_vectors=c.sentence_vectors,
     )

@@ -29,6 +29,7 @@ import numpy as np
 
 from ingest.chunker import ChunkDraft
 from ingest.manifest import Manifest
+from rag.chunk_vectors import embed_chunks, sentence_texts
 from rag.errors import NotFoundError, StoreError
 from rag.stores.catalog import Catalog, DocumentRecord
 from rag.stores.vector_store import VectorStore
@@ -75,6 +76,8 @@ class Family:
     obsolete: list[str] = field(default_factory=list)
     #: vectors reused rather than embedded, by new chunk id.
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    #: sentence vectors reused with them, by new chunk id.
+    parts: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_chunks(self) -> int:
@@ -93,6 +96,7 @@ class IndexWriter:
         manifest: Manifest,
         *,
         batch: int = 256,
+        sentences: bool = True,
         before_embed: Callable[[], None] | None = None,
         on_embedded: Callable[[int], None] | None = None,
     ) -> None:
@@ -101,6 +105,7 @@ class IndexWriter:
         self.catalog = catalog
         self.manifest = manifest
         self.batch = batch
+        self.sentences = sentences
         self.before_embed = before_embed
         self.on_embedded = on_embedded
         self.pending: list[Family] = []
@@ -116,19 +121,26 @@ class IndexWriter:
         if self.pending_chunks >= self.batch:
             self.flush()
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def _embed(self, chunks: list[Chunk]) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """Chunk vectors and (with ``sentences``) sentence vectors, in progress-sized slices."""
         if self.before_embed is not None:
             self.before_embed()
         size = max(64, 2 * int(getattr(self.embedder, "batch_size", 32)))
-        parts: list[np.ndarray] = []
-        for start in range(0, len(texts), size):
+        whole: list[np.ndarray] = []
+        parts: list[np.ndarray] | None = [] if self.sentences else None
+        for start in range(0, len(chunks), size):
             began = time.perf_counter()
-            parts.append(self.embedder.embed_batch(texts[start : start + size]))
+            vectors, sentence_vectors = embed_chunks(
+                self.embedder, chunks[start : start + size], sentences=self.sentences
+            )
             self.embed_seconds += time.perf_counter() - began
-            self.embedded += len(parts[-1])
+            whole.append(vectors)
+            if parts is not None and sentence_vectors is not None:
+                parts.extend(sentence_vectors)
+            self.embedded += len(vectors)
             if self.on_embedded is not None:
-                self.on_embedded(len(parts[-1]))
-        return np.vstack(parts)
+                self.on_embedded(len(vectors))
+        return np.vstack(whole), parts
 
     def flush(self) -> int:
         """Embed and swap in everything queued; returns the chunks written."""
@@ -137,19 +149,36 @@ class IndexWriter:
             return 0
         chunks = [c for fam in families for _, cs in fam.docs for c in cs]
         reused = {cid: v for fam in families for cid, v in fam.vectors.items()}
-        to_embed = [c for c in chunks if c.id not in reused]
-        fresh = self._embed([c.embed_text() for c in to_embed]) if to_embed else None
+        reused_parts = {cid: v for fam in families for cid, v in fam.parts.items()}
+        # A reused vector needs its sentence vectors too, or it is embedded afresh.
+        to_embed = [
+            c
+            for c in chunks
+            if c.id not in reused
+            or (self.sentences and c.id not in reused_parts and sentence_texts(c))
+        ]
         by_id = dict(reused)
-        if fresh is not None:
+        parts_by_id = dict(reused_parts) if self.sentences else {}
+        if to_embed:
+            fresh, fresh_parts = self._embed(to_embed)
             by_id.update(zip((c.id for c in to_embed), fresh, strict=True))
+            if fresh_parts is not None:
+                parts_by_id.update(zip((c.id for c in to_embed), fresh_parts, strict=True))
         new_ids = [c.id for c in chunks]
         doc_ids = [rec.doc_id for fam in families for rec, _ in fam.docs]
         doc_ids += [oid for fam in families for oid in fam.obsolete]
         old_ids = self.manifest.chunk_ids(doc_ids)
         self.manifest.journal_add([*new_ids, *old_ids])
+        # Ids kept across a forced re-index may now hold other text (new chunking settings):
+        # their old sentence vectors must not outlive them.
+        kept = sorted(set(old_ids) & set(new_ids))
+        if kept:
+            self.store.delete(kept)
         if chunks:
             vectors = np.vstack([by_id[cid] for cid in new_ids]).astype(np.float32)
-            self.store.upsert(new_ids, vectors, [c.metadata() for c in chunks])
+            none = np.zeros((0, vectors.shape[1]), dtype=np.float32)
+            parts = [parts_by_id.get(cid, none) for cid in new_ids] if self.sentences else None
+            self.store.upsert(new_ids, vectors, [c.metadata() for c in chunks], parts)
         try:
             with self.catalog.atomic():
                 for fam in families:

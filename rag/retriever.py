@@ -1,6 +1,10 @@
 """Hybrid retrieval: dense search in the vector store and BM25 in the catalog, fused.
 
-Both retrievers apply the same ``Filters`` inside their search (a Chroma ``where`` clause, a SQL
+Dense search gives two lists: chunks by their own vector, and chunks by their best sentence's
+vector (``rag.chunk_vectors``); BM25 matches a chunk's title and section path, its text, and
+its neighbours' text at a lower weight (``rag.stores.catalog``). All three are fused.
+
+All retrievers apply the same ``Filters`` inside their search (a Chroma ``where`` clause, a SQL
 condition), so a filtered search returns the best matching chunks rather than the matching few
 among the best. The fused candidates may then be reranked (``Reranker`` seam), diversified
 (MMR) and widened with their neighbouring chunks.
@@ -49,10 +53,14 @@ class RetrievalParams:
     lexical_candidates: int = 200
     fusion: Literal["blend", "rrf"] = "blend"
     #: weight of the dense scores in the blend (lexical gets 1 - dense_weight).
-    dense_weight: float = 0.4
+    dense_weight: float = 0.5
+    #: share of the dense weight given to the best-sentence list (the rest: chunk vectors).
+    sentence_weight: float = 0.5
     rrf_k: int = 60
     #: BM25 weight of the title and section path relative to the chunk text.
-    title_weight: float = 1.0
+    title_weight: float = 2.0
+    #: BM25 weight of the neighbouring chunks' text relative to the chunk text.
+    context_weight: float = 0.5
     #: MMR trade-off (1.0: relevance only); None switches diversity off.
     mmr_lambda: float | None = None
     #: chunks before and after each hit added to its passage (0: none).
@@ -85,13 +93,24 @@ class Retriever:
         self, question: str, k: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
         """Chunk ids by cosine similarity to the question, among chunks matching ``filters``."""
+        return self._dense_lists(question, k, filters, sentences=False)[0]
+
+    def _dense_lists(
+        self, question: str, k: int, filters: Filters | None, *, sentences: bool = True
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """(chunks by chunk vector, chunks by best sentence vector), both filtered."""
         doc_ids: list[str] | None = None
         if filters is not None and filters.source:
             doc_ids = self.catalog.doc_ids_matching(filters.source)
             if not doc_ids:
-                return []
+                return [], []
         where = chroma_where(filters, doc_ids) if filters is not None else None
-        return self.store.query(self.embedder.embed_query(question), k, where)
+        vector = self.embedder.embed_query(question)
+        chunks = self.store.query(vector, k, where)
+        by_sentence: list[tuple[str, float]] = []
+        if sentences and self.params.sentence_weight > 0 and hasattr(self.store, "query_parts"):
+            by_sentence = self.store.query_parts(vector, k, where)
+        return chunks, by_sentence
 
     def lexical(
         self, question: str, k: int, filters: Filters | None = None
@@ -99,7 +118,12 @@ class Retriever:
         """Chunk ids by BM25 score, among chunks matching ``filters``."""
         where, params = sql_where(filters) if filters is not None else ("", [])
         return self.catalog.search(
-            question, k, where, params, title_weight=self.params.title_weight
+            question,
+            k,
+            where,
+            params,
+            title_weight=self.params.title_weight,
+            context_weight=self.params.context_weight,
         )
 
     # -- search ------------------------------------------------------------------------------
@@ -118,22 +142,26 @@ class Retriever:
                 f"unknown retrieval method {method!r}", hint=f"one of {', '.join(METHODS)}"
             )
         p = self.params
-        dense = (
-            self.dense(question, max(p.dense_candidates, k), filters) if method != "lexical" else []
-        )
+        dense: list[tuple[str, float]] = []
+        by_sentence: list[tuple[str, float]] = []
+        if method != "lexical":
+            dense, by_sentence = self._dense_lists(question, max(p.dense_candidates, k), filters)
         lexical = (
             self.lexical(question, max(p.lexical_candidates, k), filters)
             if method != "dense"
             else []
         )
+        # An index without sentence vectors gives their share back to the chunk vectors.
+        share = p.sentence_weight if by_sentence else 0.0
         if method == "dense":
-            fused = dict(dense)
+            fused = blend([dense, by_sentence], [1.0 - share, share]) if share else dict(dense)
         elif method == "lexical":
             fused = dict(lexical)
         elif p.fusion == "rrf":
-            fused = rrf([dense, lexical], k=p.rrf_k)
+            fused = rrf([dense, by_sentence, lexical], k=p.rrf_k, weights=[1.0 - share, share, 1.0])
         else:
-            fused = blend([dense, lexical], [p.dense_weight, 1.0 - p.dense_weight])
+            w = p.dense_weight
+            fused = blend([dense, by_sentence, lexical], [w * (1.0 - share), w * share, 1.0 - w])
         ordered = sorted(fused, key=lambda cid: fused[cid], reverse=True)
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense, 1)}
         dense_score = dict(dense)

@@ -68,6 +68,11 @@ class ChunkingSettings(BaseModel):
 
     max_tokens: int = Field(200, ge=32, le=512)
     min_tokens: int = Field(40, ge=0)
+    sentence_vectors: bool = Field(
+        True,
+        description="also embed each sentence of a chunk on its own (better dense matches;"
+        " embeds the text twice at ingest)",
+    )
 
 
 class IngestSettings(BaseModel):
@@ -91,9 +96,15 @@ class RetrievalSettings(BaseModel):
     fusion: Literal["blend", "rrf"] = Field(
         "blend", description="blend: weighted min-max scores; rrf: reciprocal rank fusion"
     )
-    dense_weight: float = Field(0.4, ge=0.0, le=1.0, description="dense share of the blend")
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="dense share of the blend")
+    sentence_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="share of the dense part given to sentence matches"
+    )
     rrf_k: int = Field(60, ge=1)
-    title_weight: float = Field(1.0, gt=0.0, description="BM25 weight of title and section")
+    title_weight: float = Field(2.0, gt=0.0, description="BM25 weight of title and section")
+    context_weight: float = Field(
+        0.5, ge=0.0, description="BM25 weight of the neighbouring chunks' text"
+    )
     mmr_lambda: float | None = Field(
         None, ge=0.0, le=1.0, description="diversity (MMR) trade-off; None = off"
     )

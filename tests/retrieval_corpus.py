@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rag.chunk_vectors import embed_chunks
 from rag.container import Container
 from rag.filters import parse_date
 from rag.stores.catalog import DocumentRecord
@@ -110,6 +111,8 @@ def put(container: Container, spec: dict[str, object]) -> None:
         )
         for i, text in enumerate(spec["texts"])  # type: ignore[arg-type]
     ]
-    vectors = container.embedder.embed_batch([c.embed_text() for c in chunks])
-    container.vector_store.upsert([c.id for c in chunks], vectors, [c.metadata() for c in chunks])
+    vectors, parts = embed_chunks(container.embedder, chunks)
+    container.vector_store.upsert(
+        [c.id for c in chunks], vectors, [c.metadata() for c in chunks], parts
+    )
     container.catalog.replace_document(record, chunks)

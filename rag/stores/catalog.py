@@ -7,6 +7,7 @@ vector store holds embeddings by chunk id; the catalog says which ids are live.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
@@ -61,11 +62,15 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, chunk_index);
 CREATE INDEX IF NOT EXISTS documents_parent ON documents(parent_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    head, body, tokenize='porter unicode61 remove_diacritics 2'
+    head, body, context, tokenize='porter unicode61 remove_diacritics 2'
 );
 """
-#: the lexical index's columns: the title and section path ("head"), and the chunk text.
-_FTS_COLUMNS = ["head", "body"]
+#: the lexical index's columns: the title and section path ("head"), the chunk text, and the
+#: text of the chunks just before and after it in its document ("context"), weighed lower: a
+#: passage that matches half the question while its neighbour matches the rest is found.
+#: Measured on SciFact train: lexical nDCG@10 0.694 -> 0.709, hybrid +0.7 point (README).
+_FTS_COLUMNS = ["head", "body", "context"]
+_FTS_INSERT = "INSERT INTO chunks_fts(rowid, head, body, context) VALUES (?, ?, ?, ?)"
 
 _STOPWORDS = frozenset(
     """a an the and or of to in on at for by with from as is are was were be been being it its
@@ -79,6 +84,19 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 def lexical_fields(chunk: Chunk) -> tuple[str, str]:
     """What the lexical index holds for a chunk: its title and section path, and its text."""
     return " > ".join(p for p in (chunk.title, chunk.section) if p), chunk.text
+
+
+def lexical_rows(chunks: Sequence[Chunk]) -> list[tuple[str, str, str]]:
+    """(head, body, context) for each of one document's chunks, in the order given.
+
+    The context of a chunk is the text of the chunks with the index just before and after it.
+    """
+    by_index = {c.chunk_index: c.text for c in chunks}
+    rows = []
+    for c in chunks:
+        around = (by_index.get(c.chunk_index - 1, ""), by_index.get(c.chunk_index + 1, ""))
+        rows.append((*lexical_fields(c), "\n".join(t for t in around if t)))
+    return rows
 
 
 def match_expression(question: str) -> str:
@@ -193,11 +211,14 @@ class Catalog:
     def _fill_lexical(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            rows = conn.execute("SELECT * FROM chunks").fetchall()
-            conn.executemany(
-                "INSERT INTO chunks_fts(rowid, head, body) VALUES (?, ?, ?)",
-                [(r["rowid"], *lexical_fields(_chunk_from_row(r))) for r in rows],
-            )
+            rows = conn.execute("SELECT * FROM chunks ORDER BY doc_id, chunk_index").fetchall()
+            for _, group in itertools.groupby(rows, key=lambda r: r["doc_id"]):
+                doc_rows = list(group)
+                fields = lexical_rows([_chunk_from_row(r) for r in doc_rows])
+                conn.executemany(
+                    _FTS_INSERT,
+                    [(r["rowid"], *f) for r, f in zip(doc_rows, fields, strict=True)],
+                )
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -305,7 +326,7 @@ class Catalog:
                     json.dumps(record.metadata),
                 ),
             )
-            for c in chunks:
+            for c, fields in zip(chunks, lexical_rows(chunks), strict=True):
                 cur = conn.execute(
                     "INSERT INTO chunks (id, doc_id, chunk_index, text, source, title, section,"
                     " page, page_end, kinds, content_hash, mtime, doc_type, groups, page_breaks,"
@@ -330,10 +351,7 @@ class Catalog:
                         ",".join(c.tags),
                     ),
                 )
-                conn.execute(
-                    "INSERT INTO chunks_fts(rowid, head, body) VALUES (?, ?, ?)",
-                    (cur.lastrowid, *lexical_fields(c)),
-                )
+                conn.execute(_FTS_INSERT, (cur.lastrowid, *fields))
         return old
 
     def delete_document(self, doc_id: str) -> list[str]:
@@ -394,30 +412,36 @@ class Catalog:
         where_sql: str = "",
         params: Sequence[Any] = (),
         *,
-        title_weight: float = 1.0,
+        title_weight: float = 2.0,
+        context_weight: float = 0.5,
     ) -> list[tuple[str, float]]:
         """BM25 search: ``k`` best chunk ids with scores (higher is better), filtered in SQL.
 
         ``where_sql`` is a condition on the chunks table as ``c`` (see ``rag.filters``);
-        ``title_weight`` weighs matches in the title and section path against the text.
+        ``title_weight`` and ``context_weight`` weigh matches in the title and section path and
+        in the neighbouring chunks against matches in the chunk's own text.
         """
         expr = match_expression(question)
         if not expr:
             return []
         if where_sql:
             sql = (
-                "SELECT c.id, bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts"
+                "SELECT c.id, bm25(chunks_fts, ?, 1.0, ?) AS s FROM chunks_fts"
                 " JOIN chunks c ON c.rowid = chunks_fts.rowid"
                 f" WHERE chunks_fts MATCH ? AND ({where_sql}) ORDER BY s LIMIT ?"
             )
         else:  # rank first, then look up only the k winners (about 2x faster)
             sql = (
-                "SELECT c.id, f.s FROM (SELECT rowid, bm25(chunks_fts, ?, 1.0) AS s"
+                "SELECT c.id, f.s FROM (SELECT rowid, bm25(chunks_fts, ?, 1.0, ?) AS s"
                 " FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?) f"
                 " JOIN chunks c ON c.rowid = f.rowid ORDER BY f.s"
             )
         try:
-            rows = self._connect().execute(sql, (title_weight, expr, *params, k)).fetchall()
+            rows = (
+                self._connect()
+                .execute(sql, (title_weight, context_weight, expr, *params, k))
+                .fetchall()
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"lexical search failed: {exc}") from exc
         return [(r[0], -float(r[1])) for r in rows]

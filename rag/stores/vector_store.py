@@ -1,8 +1,10 @@
 """The ``VectorStore`` seam and its Chroma implementation.
 
-A vector store holds one embedding per chunk id, with flat metadata for filtering. Chunk texts
-and the document manifest live in the SQLite catalog beside it; the catalog decides which chunk
-ids are live, so a dense hit whose id the catalog no longer knows is ignored.
+A vector store holds one embedding per chunk id, with flat metadata for filtering, and
+optionally "parts": one vector per sentence of the chunk (``rag.chunk_vectors``), found with
+``query_parts`` and removed with their chunk. Chunk texts and the document manifest live in the
+SQLite catalog beside it; the catalog decides which chunk ids are live, so a dense hit whose id
+the catalog no longer knows is ignored.
 
 Example::
 
@@ -29,13 +31,27 @@ class VectorStore(Protocol):
     """Stores vectors by chunk id; nearest-neighbour search with metadata filters."""
 
     def upsert(
-        self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadatas: Sequence[dict[str, Any]],
+        parts: Sequence[np.ndarray] | None = None,
     ) -> None:
-        """Insert or replace vectors."""
+        """Insert or replace vectors; ``parts[i]`` holds the sentence vectors of ``ids[i]``."""
         ...
 
     def delete(self, ids: Sequence[str]) -> None:
-        """Remove vectors by id (unknown ids are ignored)."""
+        """Remove vectors and their parts by chunk id (unknown ids are ignored)."""
+        ...
+
+    def query_parts(
+        self, vector: np.ndarray, k: int, where: Where | None = None
+    ) -> list[tuple[str, float]]:
+        """Up to ``k`` chunk ids by their best sentence's cosine similarity, best first."""
+        ...
+
+    def get_parts(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored sentence vectors of ``ids`` (chunks without any are left out)."""
         ...
 
     def query(
@@ -57,11 +73,16 @@ class ChromaStore:
     """Chroma: ``PersistentClient`` in the data directory, or a ``chroma run`` server."""
 
     _BATCH = 4000
+    #: chunk ids per ``$in`` clause when deleting or fetching parts by chunk id.
+    _ID_BATCH = 500
+    #: sentence hits read per chunk wanted (several sentences of one chunk often match).
+    _PARTS_PER_CHUNK = 3
 
     def __init__(self, client: Any, collection: str) -> None:
         self._client = client
         self._name = collection
         self._collection: Any = None
+        self._parts: Any = None
 
     @classmethod
     def local(cls, path: Path, collection: str = "ragstead") -> ChromaStore:
@@ -107,10 +128,27 @@ class ChromaStore:
                 raise StoreError(f"cannot open Chroma collection {self._name}: {exc}") from exc
         return self._collection
 
+    @property
+    def parts_collection(self) -> Any:
+        """The collection of sentence vectors (``<collection>-sentences``; ``chunk_id`` key)."""
+        if self._parts is None:
+            name = f"{self._name}-sentences"
+            try:
+                self._parts = self._client.get_or_create_collection(
+                    name, metadata={"hnsw:space": "cosine"}
+                )
+            except Exception as exc:
+                raise StoreError(f"cannot open Chroma collection {name}: {exc}") from exc
+        return self._parts
+
     def upsert(
-        self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadatas: Sequence[dict[str, Any]],
+        parts: Sequence[np.ndarray] | None = None,
     ) -> None:
-        """Insert or replace vectors, in batches Chroma accepts."""
+        """Insert or replace vectors (and their sentence vectors), in batches Chroma accepts."""
         try:
             for start in range(0, len(ids), self._BATCH):
                 end = start + self._BATCH
@@ -119,16 +157,101 @@ class ChromaStore:
                     embeddings=vectors[start:end].tolist(),
                     metadatas=list(metadatas[start:end]),
                 )
+            if parts is not None:
+                self._upsert_parts(ids, metadatas, parts)
+        except StoreError:
+            raise
         except Exception as exc:
             raise StoreError(f"Chroma upsert failed: {exc}") from exc
 
+    def _upsert_parts(
+        self,
+        ids: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+        parts: Sequence[np.ndarray],
+    ) -> None:
+        part_ids: list[str] = []
+        part_vectors: list[np.ndarray] = []
+        part_meta: list[dict[str, Any]] = []
+        for cid, meta, matrix in zip(ids, metadatas, parts, strict=True):
+            for j, vector in enumerate(matrix):
+                part_ids.append(f"{cid}#{j}")
+                part_vectors.append(vector)
+                part_meta.append({**meta, "chunk_id": cid})
+        for start in range(0, len(part_ids), self._BATCH):
+            end = start + self._BATCH
+            self.parts_collection.upsert(
+                ids=part_ids[start:end],
+                embeddings=np.asarray(part_vectors[start:end], dtype=np.float32).tolist(),
+                metadatas=part_meta[start:end],
+            )
+
     def delete(self, ids: Sequence[str]) -> None:
-        """Remove vectors by id."""
+        """Remove vectors and their sentence vectors by chunk id."""
         try:
             for start in range(0, len(ids), self._BATCH):
                 self.collection.delete(ids=list(ids[start : start + self._BATCH]))
+            if ids and self.parts_collection.count():
+                for start in range(0, len(ids), self._ID_BATCH):
+                    batch = list(ids[start : start + self._ID_BATCH])
+                    self.parts_collection.delete(where={"chunk_id": {"$in": batch}})
+        except StoreError:
+            raise
         except Exception as exc:
             raise StoreError(f"Chroma delete failed: {exc}") from exc
+
+    def query_parts(
+        self, vector: np.ndarray, k: int, where: Where | None = None
+    ) -> list[tuple[str, float]]:
+        """Chunk ids by their best sentence's cosine similarity, best first (at most ``k``)."""
+        try:
+            n = int(self.parts_collection.count())
+            if n == 0:
+                return []
+            result = self.parts_collection.query(
+                query_embeddings=[vector.tolist()],
+                n_results=min(k * self._PARTS_PER_CHUNK, n),
+                where=where or None,
+                include=["distances", "metadatas"],
+            )
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"Chroma query failed: {exc}") from exc
+        best: dict[str, float] = {}
+        for meta, distance in zip(result["metadatas"][0], result["distances"][0], strict=True):
+            cid = str((meta or {}).get("chunk_id", ""))
+            if cid and cid not in best:  # hits come best first
+                best[cid] = 1.0 - float(distance)
+                if len(best) >= k:
+                    break
+        return list(best.items())
+
+    def get_parts(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors by chunk id, in sentence order (to reuse on a rename)."""
+        found: dict[str, list[tuple[int, np.ndarray]]] = {}
+        try:
+            if not ids or not self.parts_collection.count():
+                return {}
+            for start in range(0, len(ids), self._ID_BATCH):
+                page = self.parts_collection.get(
+                    where={"chunk_id": {"$in": list(ids[start : start + self._ID_BATCH])}},
+                    include=["embeddings", "metadatas"],
+                )
+                for pid, meta, vector in zip(
+                    page["ids"], page["metadatas"], page["embeddings"], strict=True
+                ):
+                    cid = str(meta["chunk_id"])
+                    order = int(pid.rsplit("#", 1)[1])
+                    found.setdefault(cid, []).append((order, np.asarray(vector, np.float32)))
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"Chroma get failed: {exc}") from exc
+        return {
+            cid: np.stack([v for _, v in sorted(rows, key=lambda t: t[0])])
+            for cid, rows in found.items()
+        }
 
     def query(
         self, vector: np.ndarray, k: int, where: Where | None = None

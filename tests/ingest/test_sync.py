@@ -14,6 +14,7 @@ from ingest.manifest import IngestLock, Manifest
 from ingest.pipeline import Ingestor, doc_id_for
 from ingest.plan import GROUPS_FILE
 from ingest.service import build_ingestor
+from rag.chunk_vectors import sentence_texts
 from rag.container import Container
 from rag.errors import BusyError, NotFoundError
 from rag.settings import IngestSettings, Settings
@@ -30,9 +31,14 @@ def hashing_container(tmp_path: Path, **ingest: object) -> Container:
 
 
 def assert_consistent(container: Container) -> None:
-    """Every live chunk has its vector, no vector lacks its chunk, the journal is empty."""
-    store_ids = container.vector_store.all_ids()
-    assert store_ids == container.catalog.all_chunk_ids()
+    """Every live chunk has its vector and its sentence vectors, no vector lacks its chunk,
+    the journal is empty."""
+    live = container.catalog.all_chunk_ids()
+    assert container.vector_store.all_ids() == live
+    parts = container.vector_store.parts_collection.get(include=["metadatas"])
+    owners = {m["chunk_id"] for m in parts["metadatas"]}
+    chunks = container.catalog.chunks_by_id(live).values()
+    assert owners == {c.id for c in chunks if sentence_texts(c)}
     assert Manifest(container.catalog.path).journal_size() == 0
 
 

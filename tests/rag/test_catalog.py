@@ -49,3 +49,26 @@ def test_delete_unknown_document_is_not_found(tmp_path: Path) -> None:
 def test_match_expression_quotes_terms_and_drops_stopwords() -> None:
     assert match_expression('What is "the" NEAR(x) policy?') == '"near" OR "x" OR "policy"'
     assert match_expression("???") == ""
+
+
+def test_a_chunk_is_also_found_by_its_neighbours_words_ranked_below_its_own(
+    tmp_path: Path,
+) -> None:
+    cat = Catalog(tmp_path / "i.sqlite3")
+    rec = DocumentRecord(doc_id="d", source="/d.md")
+    texts = ["The bicycle shed is behind the canteen.", "It opens at seven.", "Lunch menu."]
+    cat.replace_document(rec, _chunks("d", texts))
+    # "opens" is chunk 1's own word and the context of chunks 0 and 2.
+    assert [cid for cid, _ in cat.search("shed", 10)] == ["d-v1-0", "d-v1-1"]
+    ranked = [cid for cid, _ in cat.search("when does it open", 10)]
+    assert ranked[0] == "d-v1-1" and set(ranked) == {"d-v1-0", "d-v1-1", "d-v1-2"}
+    # Half the question in a chunk and half in its neighbour beats either half alone.
+    cat.replace_document(
+        DocumentRecord(doc_id="e", source="/e.md"),
+        _chunks("e", ["The bicycle shed is far away.", "Nothing else here.", "zz"]),
+    )
+    assert [cid for cid, _ in cat.search("shed opens", 10)][0] == "d-v1-0"
+    # The context follows the document: a new version drops the old neighbours' words.
+    cat.replace_document(rec, _chunks("d", ["The bicycle shed.", "Closed."], tag="v2"))
+    assert [cid for cid, _ in cat.search("seven", 10)] == []
+    assert [cid for cid, _ in cat.search("closed", 10)] == ["d-v2-1", "d-v2-0"]

@@ -139,11 +139,16 @@ def test_an_index_from_the_earlier_schema_is_migrated(tmp_path: Path) -> None:
             VALUES (1, 'c1', 'd1', 0, 'Bicycles are parked behind the canteen.', '/d1.md', 'Site');
         INSERT INTO chunks_fts (rowid, body)
             VALUES (1, 'Site Bicycles are parked behind the canteen.');
+        INSERT INTO chunks (rowid, id, doc_id, chunk_index, text, source, title)
+            VALUES (2, 'c2', 'd1', 1, 'The shed opens at seven.', '/d1.md', 'Site');
+        INSERT INTO chunks_fts (rowid, body) VALUES (2, 'Site The shed opens at seven.');
         """
     )
     conn.commit()
     conn.close()
     catalog = Catalog(path)
-    assert [cid for cid, _ in catalog.search("bicycle parking", 5)] == ["c1"]
-    assert [cid for cid, _ in catalog.search("site", 5)] == ["c1"]  # the title is indexed
+    assert [cid for cid, _ in catalog.search("bicycle parking", 5)] == ["c1", "c2"]
+    assert {cid for cid, _ in catalog.search("site", 5)} == {"c1", "c2"}  # titles are indexed
+    # the neighbours' text is indexed too (the new context column), below a chunk's own
+    assert [cid for cid, _ in catalog.search("canteen", 5)] == ["c1", "c2"]
     assert catalog.chunks_by_id(["c1"])["c1"].tags == ()
