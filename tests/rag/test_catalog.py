@@ -67,7 +67,7 @@ def test_a_chunk_is_also_found_by_its_neighbours_words_ranked_below_its_own(
         DocumentRecord(doc_id="e", source="/e.md"),
         _chunks("e", ["The bicycle shed is far away.", "Nothing else here.", "zz"]),
     )
-    assert [cid for cid, _ in cat.search("shed opens", 10)][0] == "d-v1-0"
+    assert next(cid for cid, _ in cat.search("shed opens", 10)) == "d-v1-0"
     # The context follows the document: a new version drops the old neighbours' words.
     cat.replace_document(rec, _chunks("d", ["The bicycle shed.", "Closed."], tag="v2"))
     assert [cid for cid, _ in cat.search("seven", 10)] == []

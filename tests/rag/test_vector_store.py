@@ -62,7 +62,9 @@ def test_a_store_without_parts_answers_with_no_sentence_hits(store: ChromaStore)
 def test_embed_chunks_gives_each_chunk_its_sentence_vectors() -> None:
     embedder = HashingEmbedder(dim=32)
     chunks = [
-        Chunk(id="c0", doc_id="d", text="Parking is free. Badges are blue.", source="/d", title="T"),
+        Chunk(
+            id="c0", doc_id="d", text="Parking is free. Badges are blue.", source="/d", title="T"
+        ),
         Chunk(id="c1", doc_id="d", text="Only one sentence here.", source="/d"),
         Chunk(id="c2", doc_id="d", text="Short. Tiny.", source="/d"),
     ]
@@ -100,7 +102,7 @@ def test_a_chunk_found_only_through_one_sentence_is_retrieved_densely(tmp_path: 
     question = "Visitors park in bay nine."
     by_chunk = [cid for cid, _ in retriever.dense(question, 3)]
     assert by_chunk == ["e-0", "d-0", "f-0"]  # the long chunk's own vector is diluted
-    assert [p.chunk.id for p in retriever.search(question, 3, method="dense")][0] == "d-0"
-    assert [p.chunk.id for p in retriever.search(question, 3)][0] == "d-0"
+    assert next(p.chunk.id for p in retriever.search(question, 3, method="dense")) == "d-0"
+    assert next(p.chunk.id for p in retriever.search(question, 3)) == "d-0"
     retriever.params.sentence_weight = 0.0
-    assert [p.chunk.id for p in retriever.search(question, 3, method="dense")][0] == "e-0"
+    assert next(p.chunk.id for p in retriever.search(question, 3, method="dense")) == "e-0"
