@@ -7,7 +7,8 @@ Ingests, each into the same fresh data directory with the real embedder and Chro
 
 For each: pages/s, chunks/s, parse and embed seconds, and the ratio of end-to-end throughput
 (chunks / wall time of the ingestion runs, model load included) to the raw throughput of the
-same embedder on the same chunk texts in the same process (``embed_batch`` over all of them).
+same embedder on the same texts in the same process (``embed_chunks``: the chunk texts, and
+their sentences when ``chunking.sentence_vectors`` is on, as the pipeline embeds them).
 Each set is ingested in ``--slices`` runs, each followed by its raw embedding, so that both
 are measured under the same load on a shared machine. Then:
 a re-run over both sets with nothing changed (in-process, and as the ``ragstead ingest``
@@ -107,10 +108,12 @@ def ingest_set(container: Any, folder: Path, workers: int | None) -> dict[str, A
     and each slice is a complete run of its own (worker start and model use included).
     """
     from ingest.service import build_ingestor
+    from rag.chunk_vectors import embed_chunks, sentence_texts
 
     embedder = container.embedder
     totals: dict[str, Any] = {"files": 0, "pages": 0, "chunks": 0, "seconds": 0.0}
-    totals.update(parse=0.0, embed=0.0, raw=0.0, failed=[], tokens=[], loads=[])
+    totals.update(parse=0.0, embed=0.0, raw=0.0, failed=[], tokens=[], loads=[], sentences=0)
+    sentences = container.settings.chunking.sentence_vectors
     with PeakRss() as rss:
         for part in sorted(folder.iterdir()):
             ingestor = build_ingestor(container)
@@ -126,16 +129,19 @@ def ingest_set(container: Any, folder: Path, workers: int | None) -> dict[str, A
             totals["embed"] += report.embed_seconds
             totals["failed"] += [{"path": p, "reason": r} for p, r in report.failed]
             prefix = str(part.resolve()) + os.sep
-            texts = [
-                c.embed_text()
+            chunks = [
+                c
                 for d in container.catalog.documents()
                 if d.source.startswith(prefix)
                 for c in container.catalog.chunks_of(d.doc_id)
             ]
+            # The same model work the pipeline did: chunk texts, and their sentences when
+            # sentence vectors are on.
             started = time.perf_counter()
-            embedder.embed_batch(texts)
+            embed_chunks(embedder, chunks, sentences=sentences)
             totals["raw"] += time.perf_counter() - started
-            totals["tokens"] += [embedder.count_tokens(t) for t in texts]
+            totals["tokens"] += [embedder.count_tokens(c.embed_text()) for c in chunks]
+            totals["sentences"] += sum(len(sentence_texts(c)) for c in chunks) if sentences else 0
             totals["loads"].append(round(os.getloadavg()[0], 2))
     tokens, wall, raw_seconds = totals["tokens"], totals["seconds"], totals["raw"]
     e2e = totals["chunks"] / wall
@@ -145,6 +151,7 @@ def ingest_set(container: Any, folder: Path, workers: int | None) -> dict[str, A
         "failed": totals["failed"],
         "pages": totals["pages"],
         "chunks": totals["chunks"],
+        "sentence_vectors": totals["sentences"],
         "mean_tokens_per_chunk": round(sum(tokens) / max(len(tokens), 1), 1),
         "max_tokens_per_chunk": max(tokens, default=0),
         "seconds": round(wall, 2),

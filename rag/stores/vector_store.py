@@ -212,16 +212,16 @@ class ChromaStore:
                 query_embeddings=[vector.tolist()],
                 n_results=min(k * self._PARTS_PER_CHUNK, n),
                 where=where or None,
-                include=["distances", "metadatas"],
+                include=["distances"],
             )
         except StoreError:
             raise
         except Exception as exc:
             raise StoreError(f"Chroma query failed: {exc}") from exc
         best: dict[str, float] = {}
-        for meta, distance in zip(result["metadatas"][0], result["distances"][0], strict=True):
-            cid = str((meta or {}).get("chunk_id", ""))
-            if cid and cid not in best:  # hits come best first
+        for pid, distance in zip(result["ids"][0], result["distances"][0], strict=True):
+            cid = pid.rsplit("#", 1)[0]  # "<chunk id>#<sentence>": no metadata to read
+            if cid not in best:  # hits come best first
                 best[cid] = 1.0 - float(distance)
                 if len(best) >= k:
                     break
