@@ -63,7 +63,7 @@ def main() -> None:
         t2 = time.perf_counter()
         retriever.dense(text, retriever.params.dense_candidates)
         t3 = time.perf_counter()
-        container.vector_store.query_parts(vector, retriever.params.dense_candidates)
+        container.vector_store.query_parts(vector, retriever.params.sentence_candidates)
         t4 = time.perf_counter()
         retriever.lexical(text, retriever.params.lexical_candidates)
         t5 = time.perf_counter()

@@ -54,6 +54,7 @@ class Container:
         r = self.settings.retrieval
         params = RetrievalParams(
             dense_candidates=r.dense_candidates,
+            sentence_candidates=r.sentence_candidates,
             lexical_candidates=r.lexical_candidates,
             fusion=r.fusion,
             dense_weight=r.dense_weight,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -83,6 +84,20 @@ class TokenizerFileCounter:
 
 _MODELS: dict[tuple[str, str, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
+
+
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # per thread (OpenMP): batch embedding elsewhere keeps its threads
+
+
+#: One short query gains nothing from intra-op threads on CPU, and they would fight the BM25 and
+#: sentence searches running beside it (SciFact search p95 72 -> 41 ms on 2 cores): queries are
+#: embedded on threads limited to one torch thread each.
+_QUERY_THREADS = ThreadPoolExecutor(
+    max_workers=2, thread_name_prefix="ragstead-query", initializer=_one_torch_thread
+)
 
 
 class SentenceTransformerEmbedder:
@@ -195,7 +210,10 @@ class SentenceTransformerEmbedder:
             if hit is not None:
                 self._query_cache.move_to_end(text)
                 return hit
-        vector = self.embed_batch([text])[0]
+        if resolve_device(self._device) == "cpu":
+            vector = _QUERY_THREADS.submit(self.embed_batch, [text]).result()[0]
+        else:
+            vector = self.embed_batch([text])[0]
         with self._cache_lock:
             self._query_cache[text] = vector
             if len(self._query_cache) > self._query_cache_size:

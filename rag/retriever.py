@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -36,6 +37,10 @@ from rag.types import Chunk, Passage
 Method = Literal["dense", "lexical", "hybrid"]
 METHODS: tuple[Method, ...] = ("dense", "lexical", "hybrid")
 
+#: BM25 and the sentence search run beside the query embedding and the chunk search (SQLite,
+#: Chroma and torch release the GIL); their tasks never wait on this pool themselves.
+_SIDE_SEARCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ragstead-search")
+
 
 class QueryEmbedder(Protocol):
     """What retrieval needs of an embedder: one query vector (cached by the embedder)."""
@@ -50,6 +55,8 @@ class RetrievalParams:
     """Candidate counts, fusion and the optional steps after it (defaults measured on SciFact)."""
 
     dense_candidates: int = 200
+    #: chunks the best-sentence search hands to fusion (it reads 3 sentence hits per chunk).
+    sentence_candidates: int = 100
     lexical_candidates: int = 200
     fusion: Literal["blend", "rrf"] = "blend"
     #: weight of the dense scores in the blend (lexical gets 1 - dense_weight).
@@ -106,11 +113,11 @@ class Retriever:
                 return [], []
         where = chroma_where(filters, doc_ids) if filters is not None else None
         vector = self.embedder.embed_query(question)
-        chunks = self.store.query(vector, k, where)
-        by_sentence: list[tuple[str, float]] = []
         if sentences and self.params.sentence_weight > 0 and hasattr(self.store, "query_parts"):
-            by_sentence = self.store.query_parts(vector, k, where)
-        return chunks, by_sentence
+            n = self.params.sentence_candidates
+            by_sentence = _SIDE_SEARCHES.submit(self.store.query_parts, vector, n, where)
+            return self.store.query(vector, k, where), by_sentence.result()
+        return self.store.query(vector, k, where), []
 
     def lexical(
         self, question: str, k: int, filters: Filters | None = None
@@ -144,13 +151,16 @@ class Retriever:
         p = self.params
         dense: list[tuple[str, float]] = []
         by_sentence: list[tuple[str, float]] = []
+        lexical: list[tuple[str, float]] = []
+        pending = None
+        if method != "dense":
+            pending = _SIDE_SEARCHES.submit(
+                self.lexical, question, max(p.lexical_candidates, k), filters
+            )
         if method != "lexical":
             dense, by_sentence = self._dense_lists(question, max(p.dense_candidates, k), filters)
-        lexical = (
-            self.lexical(question, max(p.lexical_candidates, k), filters)
-            if method != "dense"
-            else []
-        )
+        if pending is not None:
+            lexical = pending.result()
         # An index without sentence vectors gives their share back to the chunk vectors.
         share = p.sentence_weight if by_sentence else 0.0
         if method == "dense":

@@ -92,6 +92,9 @@ class RetrievalSettings(BaseModel):
 
     top_k: int = Field(5, ge=1, le=100)
     dense_candidates: int = Field(200, ge=1, description="chunks dense search returns to fusion")
+    sentence_candidates: int = Field(
+        100, ge=1, description="chunks the best-sentence search returns to fusion"
+    )
     lexical_candidates: int = Field(200, ge=1, description="chunks BM25 returns to fusion")
     fusion: Literal["blend", "rrf"] = Field(
         "blend", description="blend: weighted min-max scores; rrf: reciprocal rank fusion"
