@@ -95,7 +95,8 @@ class RecordIndexer:
 
     @property
     def config_key(self) -> str:
-        """What the stored chunks depend on besides a record's text (part of its digest)."""
+        """What the stored chunks depend on besides a record's text (part of its digest, so of
+        its chunk ids: other settings give other ids, and no stale sentence vector survives)."""
         return f"{self.max_tokens}/{self.min_tokens}/{int(self.sentence_vectors)}"
 
     def chunks_for(self, record: CorpusRecord, doc: DocumentRecord) -> list[Chunk]:
@@ -159,10 +160,6 @@ class RecordIndexer:
         chunks = [c for _, cs in pending for c in cs]
         if chunks:
             ids = [c.id for c in chunks]
-            before = {c.id for doc, _ in pending for c in self.catalog.chunks_of(doc.doc_id)}
-            kept = before & set(ids)
-            if kept:  # same ids, other text: their old sentence vectors must go
-                self.store.delete(sorted(kept))
             vectors, parts = embed_chunks(self.embedder, chunks, sentences=self.sentence_vectors)
             self.store.upsert(ids, vectors, [c.metadata() for c in chunks], parts)
         for doc, cs in pending:
@@ -186,16 +183,7 @@ def open_corpus_index(
     directory with the marker for the same corpus is reused as is. Returns the run's report,
     or None when the index was reused.
     """
-    marker = container.settings.data_dir / "corpus.json"
     c = container.settings.chunking
-    digest = f"{file_digest(corpus)}:{c.max_tokens}/{c.min_tokens}/{int(c.sentence_vectors)}"
-    if marker.is_file():
-        try:
-            done = json.loads(marker.read_text())
-        except ValueError:
-            done = {}
-        if done.get("digest") == digest:
-            return None
     indexer = RecordIndexer(
         container.embedder,
         container.vector_store,
@@ -204,6 +192,15 @@ def open_corpus_index(
         min_tokens=c.min_tokens,
         sentence_vectors=c.sentence_vectors,
     )
+    marker = container.settings.data_dir / "corpus.json"
+    digest = f"{file_digest(corpus)}:{indexer.config_key}"
+    if marker.is_file():
+        try:
+            done = json.loads(marker.read_text())
+        except ValueError:
+            done = {}
+        if done.get("digest") == digest:
+            return None
     report = indexer.index(read_corpus(corpus), source_prefix=corpus.stem, progress=progress)
     marker.write_text(
         json.dumps({"corpus": str(corpus), "digest": digest, "chunks": report.chunks})
