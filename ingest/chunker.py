@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ingest.elements import Element
+from rag.types import page_at
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
 
@@ -51,11 +52,7 @@ class ChunkDraft:
 
     def page_at(self, offset: int) -> int | None:
         """The page holding the character at ``offset`` of ``text``."""
-        page = self.page
-        for start, later in self.page_breaks:
-            if offset >= start:
-                page = later
-        return page
+        return page_at(self.page, self.page_breaks, offset)
 
     def part(self, start: int, end: int) -> ChunkDraft:
         """The draft for ``text[start:end]``, with its own pages and page breaks."""

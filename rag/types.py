@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def page_at(
+    first_page: int | None, page_breaks: Iterable[tuple[int, int]], offset: int
+) -> int | None:
+    """The page holding character ``offset`` of a text that starts on ``first_page`` and has
+    ``page_breaks`` ((offset, page) where a later page begins, in order)."""
+    page = first_page
+    for start, later in page_breaks:
+        if offset >= start:
+            page = later
+    return page
 
 
 @dataclass
@@ -31,11 +44,7 @@ class Chunk:
 
     def page_at(self, offset: int) -> int | None:
         """The page that holds the character at ``offset`` of ``text`` (None without pages)."""
-        page = self.page
-        for start, later in self.page_breaks:
-            if offset >= start:
-                page = later
-        return page
+        return page_at(self.page, self.page_breaks, offset)
 
     def embed_text(self) -> str:
         """The text that is embedded and indexed: title and section give the body context."""
