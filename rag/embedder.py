@@ -198,6 +198,31 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def _embed_one(self, text: str) -> np.ndarray:
+        """One text through the model's modules directly: the vector ``embed_batch`` gives,
+        without ``encode``'s batching machinery (about 3 of the 20-25 ms a query costs on CPU).
+
+        Models with prompts or a truncated dimension take the ``encode`` path.
+        """
+        model = self.model
+        if (
+            getattr(model, "default_prompt_name", None) is not None
+            or getattr(model, "truncate_dim", None) is not None
+            or not hasattr(model, "preprocess")
+        ):
+            return self.embed_batch([text])[0]
+        import torch
+
+        with torch.inference_mode():
+            features = model.preprocess([text])
+            features = {
+                k: v.to(model.device) if isinstance(v, torch.Tensor) else v
+                for k, v in features.items()
+            }
+            vector = model(features)["sentence_embedding"].float()
+            vector = torch.nn.functional.normalize(vector, dim=-1)
+        return np.asarray(vector[0].cpu().numpy(), dtype=np.float32)
+
     def clear_query_cache(self) -> None:
         """Forget cached query vectors (evaluation times cold queries)."""
         with self._cache_lock:
@@ -211,9 +236,9 @@ class SentenceTransformerEmbedder:
                 self._query_cache.move_to_end(text)
                 return hit
         if resolve_device(self._device) == "cpu":
-            vector = _QUERY_THREADS.submit(self.embed_batch, [text]).result()[0]
+            vector = _QUERY_THREADS.submit(self._embed_one, text).result()
         else:
-            vector = self.embed_batch([text])[0]
+            vector = self._embed_one(text)
         with self._cache_lock:
             self._query_cache[text] = vector
             if len(self._query_cache) > self._query_cache_size:

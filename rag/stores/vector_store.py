@@ -27,6 +27,15 @@ from rag.errors import ConfigurationError, StoreError
 Where = dict[str, Any]
 
 
+def _query_matrix(vector: np.ndarray) -> np.ndarray:
+    """One query vector as the (1, dim) float32 array Chroma reads without a list round trip.
+
+    Queries ask for ``n_results`` without counting first: Chroma 1.x returns what there is
+    (a count call cost 1-3 ms of a 50 ms search budget).
+    """
+    return np.asarray(vector, dtype=np.float32).reshape(1, -1)
+
+
 class VectorStore(Protocol):
     """Stores vectors by chunk id; nearest-neighbour search with metadata filters."""
 
@@ -75,8 +84,9 @@ class ChromaStore:
     _BATCH = 4000
     #: chunk ids per ``$in`` clause when deleting or fetching parts by chunk id.
     _ID_BATCH = 500
-    #: sentence hits read per chunk wanted (several sentences of one chunk often match).
-    _PARTS_PER_CHUNK = 3
+    #: sentence hits read per chunk wanted (several sentences of one chunk often match). On
+    #: SciFact 2 already yields the 100 chunks asked for: 3 gave the same lists, 1.5x the time.
+    _PARTS_PER_CHUNK = 2
 
     def __init__(self, client: Any, collection: str) -> None:
         self._client = client
@@ -205,12 +215,9 @@ class ChromaStore:
     ) -> list[tuple[str, float]]:
         """Chunk ids by their best sentence's cosine similarity, best first (at most ``k``)."""
         try:
-            n = int(self.parts_collection.count())
-            if n == 0:
-                return []
             result = self.parts_collection.query(
-                query_embeddings=[vector.tolist()],
-                n_results=min(k * self._PARTS_PER_CHUNK, n),
+                query_embeddings=_query_matrix(vector),
+                n_results=k * self._PARTS_PER_CHUNK,
                 where=where or None,
                 include=["distances"],
             )
@@ -257,13 +264,10 @@ class ChromaStore:
         self, vector: np.ndarray, k: int, where: Where | None = None
     ) -> list[tuple[str, float]]:
         """Nearest ids with cosine similarity (1 - distance), best first."""
-        n = self.count()
-        if n == 0:
-            return []
         try:
             result = self.collection.query(
-                query_embeddings=[vector.tolist()],
-                n_results=min(k, n),
+                query_embeddings=_query_matrix(vector),
+                n_results=k,
                 where=where or None,
                 include=["distances"],
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from rag.container import Container
@@ -183,3 +184,14 @@ def test_query_embeddings_are_cached(container: Container) -> None:
     embedder.clear_query_cache()
     first = embedder.embed_query("a question asked twice")
     assert embedder.embed_query("a question asked twice") is first
+
+
+def test_query_vector_equals_the_batch_vector(container: Container) -> None:
+    """The one-text fast path must give the vector documents were embedded with."""
+    embedder = container.embedder
+    embedder.clear_query_cache()
+    text = "How many days of annual leave do part-time staff get?"
+    query = embedder.embed_query(text)
+    batch = embedder.embed_batch([text, "a longer second text pads the batch " * 4])[0]
+    assert query.dtype == np.float32 and query.shape == batch.shape
+    assert float(np.abs(query - batch).max()) < 1e-4
