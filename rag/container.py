@@ -33,6 +33,8 @@ class Container:
             dtype=s.dtype,
             batch_size=s.batch_size,
             query_cache_size=self.settings.retrieval.query_cache_size,
+            cache_dir=self.settings.models_dir,
+            query_runtime=s.query_runtime,
         )
 
     @cached_property

@@ -9,6 +9,9 @@ _OFFLINE_ENV = {
     "TRANSFORMERS_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
+    # onnxruntime (the query encoder) uploads usage events over HTTPS from a background thread
+    # on Linux too (its 1DS telemetry), unless this is set before its environment starts.
+    "ORT_DISABLE_TELEMETRY": "1",
     "ANONYMIZED_TELEMETRY": "False",
     "SCARF_NO_ANALYTICS": "true",
     "DO_NOT_TRACK": "true",
@@ -19,7 +22,8 @@ _OFFLINE_ENV = {
 
 
 def enforce_offline() -> None:
-    """Set the environment switches that keep HF, Chroma and unstructured off the network."""
+    """Set the environment switches that keep HF, Chroma, onnxruntime and unstructured off the
+    network."""
     for key, value in _OFFLINE_ENV.items():
         os.environ[key] = value
 

@@ -33,6 +33,11 @@ class EmbedderSettings(BaseModel):
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     batch_size: int = Field(32, ge=1)
+    query_runtime: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="how one query is embedded: onnxruntime on CPU in float32 where the model"
+        " allows (auto), required (onnx), or PyTorch (torch); same vectors either way",
+    )
 
 
 class GeneratorSettings(BaseModel):

@@ -1,0 +1,112 @@
+"""The onnxruntime query encoder: the vectors sentence-transformers gives, a graph that repairs
+itself, and the settings that choose it (real embedded MiniLM, real onnxruntime)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rag.embedder import SentenceTransformerEmbedder
+from rag.errors import ConfigurationError
+from rag.query_encoder import OnnxQueryEncoder, unsupported_reason
+
+TEXTS = [
+    "How many days of annual leave do part-time staff get?",
+    "Vitamin D deficiency is associated with higher cancer risk.",
+    "Übergangsfrist für Verträge – Zürich, 2024 (§ 4.2)",
+    "x",
+    "a clause repeated until the text runs past the model's 256 token window " * 20,
+]
+
+
+@pytest.fixture(scope="module")
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> SentenceTransformerEmbedder:
+    e = SentenceTransformerEmbedder(
+        cache_dir=tmp_path_factory.mktemp("models"), dtype="float32", device="cpu"
+    )
+    e.load()
+    return e
+
+
+def test_queries_take_onnx_and_match_the_batch_vectors(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    assert isinstance(embedder._query_encoder(), OnnxQueryEncoder)
+    embedder.clear_query_cache()
+    batch = embedder.embed_batch(TEXTS)
+    for text, expected in zip(TEXTS, batch, strict=True):
+        vector = embedder.embed_query(text)
+        assert vector.dtype == np.float32 and vector.shape == expected.shape
+        assert float(np.abs(vector - expected).max()) < 1e-4, text
+
+
+def test_a_damaged_graph_file_is_exported_again(
+    embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    model = embedder.model
+    model_dir = Path(embedder._key()[0])
+    first = OnnxQueryEncoder.build(model, model_dir, tmp_path, name="minilm")
+    (path,) = (tmp_path / "query-encoders").glob("minilm-*.onnx")
+    path.write_bytes(b"not an onnx graph")
+    again = OnnxQueryEncoder.build(model, model_dir, tmp_path, name="minilm")
+    assert path.stat().st_size > 1_000_000
+    assert np.allclose(first(TEXTS[0]), again(TEXTS[0]), atol=1e-6)
+    assert not list((tmp_path / "query-encoders").glob(".export-*"))  # no temporary left
+
+
+def test_torch_runtime_gives_the_same_vectors(
+    embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    plain = SentenceTransformerEmbedder(
+        cache_dir=tmp_path, dtype="float32", device="cpu", query_runtime="torch"
+    )
+    assert plain._query_encoder() is None
+    assert not (tmp_path / "query-encoders").exists()
+    assert np.allclose(plain.embed_query(TEXTS[1]), embedder.embed_query(TEXTS[1]), atol=1e-4)
+
+
+def test_onnx_runtime_that_cannot_be_had_is_a_clear_error(tmp_path: Path) -> None:
+    bf16 = SentenceTransformerEmbedder(
+        cache_dir=tmp_path, dtype="bfloat16", device="cpu", query_runtime="onnx"
+    )
+    with pytest.raises(ConfigurationError, match="bfloat16 on cpu"):
+        bf16.embed_query("anything")
+    with pytest.raises(ConfigurationError, match="query_runtime"):
+        SentenceTransformerEmbedder(query_runtime="tensorrt")
+
+
+class Transformer:
+    pass
+
+
+class Pooling:
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"pooling_mode": self.mode}
+
+
+class Normalize:
+    pass
+
+
+class Dense:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("modules", "reason"),
+    [
+        ([Transformer(), Pooling("mean"), Normalize()], None),
+        ([Transformer(), Pooling("mean")], None),
+        ([Transformer(), Pooling("cls"), Normalize()], "pooling 'cls'"),
+        ([Transformer(), Pooling("mean"), Dense(), Normalize()], "modules"),
+    ],
+)
+def test_only_plain_mean_pooled_models_qualify(modules: list[Any], reason: str | None) -> None:
+    found = unsupported_reason(modules)
+    assert (found is None) if reason is None else (found is not None and reason in found)
