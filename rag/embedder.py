@@ -204,6 +204,8 @@ class SentenceTransformerEmbedder:
                 encoder = OnnxQueryEncoder.build(self.model, Path(path), cache_dir, name=self.name)
             except Exception as exc:  # any failure leaves the PyTorch path, which always works
                 reason = str(exc) or type(exc).__name__
+                if self.query_runtime == "auto":
+                    _log.warning("the ONNX query encoder is unusable, using PyTorch: %s", reason)
         if encoder is None:
             if self.query_runtime == "onnx":
                 raise ConfigurationError(
