@@ -40,15 +40,26 @@ TOLERANCE = 1e-4
 _PROBE = "Which documents say how many days of annual leave part-time staff get?"
 
 
+def needs_encode(model: Any) -> str | None:
+    """Why one text through ``model``'s modules (``torch_vector``, or the exported graph) would
+    not give ``encode``'s vector, or None: prompts and truncation are ``encode``'s own steps."""
+    if getattr(model, "default_prompt_name", None) is not None:
+        return "the model has a default prompt"
+    if getattr(model, "truncate_dim", None) is not None:
+        return "the model truncates its vectors"
+    if not hasattr(model, "preprocess"):
+        return "this sentence-transformers has no preprocess()"
+    return None
+
+
 def unsupported_reason(model: Any) -> str | None:
     """Why ``model`` (a SentenceTransformer) cannot take the ONNX path, or None if it can."""
     names = [type(m).__name__ for m in model]
     if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
         return f"modules {names} are not Transformer, Pooling[, Normalize]"
-    if getattr(model, "default_prompt_name", None) is not None:
-        return "the model has a default prompt"
-    if getattr(model, "truncate_dim", None) is not None:
-        return "the model truncates its vectors"
+    reason = needs_encode(model)
+    if reason is not None:
+        return reason
     pooling = model[1]
     config = pooling.get_config_dict() if hasattr(pooling, "get_config_dict") else {}
     mode = config.get("pooling_mode")

@@ -98,6 +98,13 @@ class Dense:
     pass
 
 
+class Model(list[Any]):
+    """A SentenceTransformer's shape: its modules in order, and preprocess()."""
+
+    def preprocess(self, texts: list[str]) -> dict[str, Any]:
+        return {}
+
+
 @pytest.mark.parametrize(
     ("modules", "reason"),
     [
@@ -108,5 +115,5 @@ class Dense:
     ],
 )
 def test_only_plain_mean_pooled_models_qualify(modules: list[Any], reason: str | None) -> None:
-    found = unsupported_reason(modules)
+    found = unsupported_reason(Model(modules))
     assert (found is None) if reason is None else (found is not None and reason in found)
