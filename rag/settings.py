@@ -27,8 +27,11 @@ from rag.prompting import (
 
 
 class EmbedderSettings(BaseModel):
-    """Which sentence-transformers model embeds chunks and queries."""
+    """Which model embeds chunks and queries."""
 
+    kind: str = Field(
+        "sentence-transformers", description="registered kind (rag.embedders.embedder_kinds)"
+    )
     model_dir: Path | None = Field(None, description="model directory; None = embedded MiniLM")
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
@@ -43,7 +46,10 @@ class EmbedderSettings(BaseModel):
 class GeneratorSettings(BaseModel):
     """Which model writes answers: in-process transformers or an OpenAI-compatible server."""
 
-    kind: Literal["transformers", "openai"] = "transformers"
+    kind: str = Field(
+        "transformers",
+        description="registered kind: transformers (in-process) or openai (a model server)",
+    )
     model_dir: Path | None = Field(None, description="transformers model dir; None = SmolLM2")
     base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. vLLM")
     model: str | None = None
@@ -95,7 +101,7 @@ class IngestSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     """How passages are found and fused (defaults measured on SciFact and COVID-QA; README)."""
 
-    top_k: int = Field(5, ge=1, le=100)
+    top_k: int = Field(5, ge=1, le=100, description="passages a search returns by default")
     dense_candidates: int = Field(200, ge=1, description="chunks dense search returns to fusion")
     sentence_candidates: int = Field(
         100, ge=1, description="chunks the best-sentence search returns to fusion"
@@ -120,7 +126,6 @@ class RetrievalSettings(BaseModel):
     reranker_dir: Path | None = Field(None, description="cross-encoder model dir; None = off")
     rerank_candidates: int = Field(30, ge=1, le=200)
     query_cache_size: int = Field(1024, ge=0, description="query embeddings kept in memory")
-    min_score: float = Field(0.0, ge=0.0, description="fused-score floor for 'not covered'")
 
 
 class AnswerSettings(BaseModel):

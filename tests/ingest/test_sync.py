@@ -39,7 +39,7 @@ def assert_consistent(container: Container) -> None:
     owners = {m["chunk_id"] for m in parts["metadatas"]}
     chunks = container.catalog.chunks_by_id(live).values()
     assert owners == {c.id for c in chunks if sentence_texts(c)}
-    assert Manifest(container.catalog.path).journal_size() == 0
+    assert Manifest(container.catalog).journal_size() == 0
 
 
 def texts_of(container: Container, source: Path) -> list[str]:
