@@ -20,6 +20,7 @@ from rag.embedders.base import Embedder
 from rag.errors import StoreError
 from rag.filters import Filters, matches
 from rag.generators.base import Message
+from rag.generators.stops import apply_stops
 from rag.types import Chunk
 
 _WORD = re.compile(r"\w+")
@@ -79,10 +80,10 @@ class EchoGenerator:
     def stream(
         self, messages: Sequence[Message], *, max_new_tokens: int = 256, stop: Sequence[str] = ()
     ) -> Iterator[str]:
-        """Yield the answer word by word."""
+        """The answer word by word, cut at the first stop sequence."""
         words = f"{self.answer_for(messages[-1]['content'])} [1]".split(" ")
-        for i, word in enumerate(words[:max_new_tokens]):
-            yield word if i == 0 else " " + word
+        pieces = (w if i == 0 else " " + w for i, w in enumerate(words[:max_new_tokens]))
+        return apply_stops(pieces, stop)
 
     def load(self) -> None:
         """Nothing to load."""

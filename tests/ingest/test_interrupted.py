@@ -36,8 +36,7 @@ class SlowEmbedder(HashingEmbedder):
 
 
 settings = Settings(data_dir=Path(sys.argv[2]), ingest=IngestSettings(workers=1, embed_batch=3))
-container = Container(settings)
-container.__dict__["embedder"] = SlowEmbedder(dim=64)
+container = Container(settings, embedder=SlowEmbedder(dim=64))
 build_ingestor(container).ingest(Path(sys.argv[1]), progress=lambda p: print(p.chunks, flush=True))
 print("finished", flush=True)
 """

@@ -25,9 +25,7 @@ from tests.ingest.test_parsers import make_docx, make_pdf
 def hashing_container(tmp_path: Path, **ingest: object) -> Container:
     """Real Chroma and catalog in tmp_path; the hashing embedder (the model adds nothing here)."""
     settings = Settings(data_dir=tmp_path / "data", ingest=IngestSettings(workers=0, **ingest))
-    container = Container(settings)
-    container.__dict__["embedder"] = HashingEmbedder(dim=64)
-    return container
+    return Container(settings, embedder=HashingEmbedder(dim=64))
 
 
 def assert_consistent(container: Container) -> None:
