@@ -15,7 +15,8 @@ from rag.retriever import Retriever
 from rag.settings import Settings
 from rag.stores.catalog import Catalog
 from rag.stores.lexical_index import LexicalIndex
-from rag.stores.vector_store import ChromaStore, VectorStore
+from rag.stores.registry import build_vector_store
+from rag.stores.vector_store import VectorStore
 
 
 class Container:
@@ -53,11 +54,8 @@ class Container:
 
     @cached_property
     def vector_store(self) -> VectorStore:
-        """Chroma in the data directory, or the configured server."""
-        s = self.settings.store
-        if s.chroma_host:
-            return ChromaStore.server(s.chroma_host, s.chroma_port, s.collection)
-        return ChromaStore.local(self.settings.chroma_dir, s.collection)
+        """The configured vector store (Chroma in the data directory by default)."""
+        return build_vector_store(self.settings)
 
     @cached_property
     def catalog(self) -> Catalog:

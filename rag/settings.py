@@ -30,7 +30,7 @@ class EmbedderSettings(BaseModel):
     """Which model embeds chunks and queries."""
 
     kind: str = Field(
-        "sentence-transformers", description="registered kind (rag.embedders.embedder_kinds)"
+        "sentence-transformers", description="registered embedder kind, or module:name"
     )
     model_dir: Path | None = Field(None, description="model directory; None = embedded MiniLM")
     device: str = "auto"
@@ -48,7 +48,7 @@ class GeneratorSettings(BaseModel):
 
     kind: str = Field(
         "transformers",
-        description="registered kind: transformers (in-process) or openai (a model server)",
+        description="transformers (in-process), openai (a model server), or module:name",
     )
     model_dir: Path | None = Field(None, description="transformers model dir; None = SmolLM2")
     base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. vLLM")
@@ -69,6 +69,7 @@ class GeneratorSettings(BaseModel):
 class StoreSettings(BaseModel):
     """Where vectors live: Chroma in the data directory, or a Chroma server."""
 
+    kind: str = Field("chroma", description="registered vector store kind, or module:name")
     chroma_host: str | None = Field(None, description="Chroma server host; None = local files")
     chroma_port: int = 8000
     collection: str = "ragstead"

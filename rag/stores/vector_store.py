@@ -20,13 +20,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 import rag.offline  # noqa: F401
 from rag.errors import ConfigurationError, StoreError
 from rag.filters import Filters, section_path
+from rag.stores.registry import register_vector_store
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 
 @runtime_checkable
@@ -350,3 +354,12 @@ class ChromaStore:
                 if len(page["ids"]) < self._BATCH:
                     return ids
                 offset += self._BATCH
+
+
+@register_vector_store("chroma")
+def _from_settings(settings: Settings) -> ChromaStore:
+    """Chroma in the data directory, or the ``chroma run`` server ``store.chroma_host`` names."""
+    s = settings.store
+    if s.chroma_host:
+        return ChromaStore.server(s.chroma_host, s.chroma_port, s.collection)
+    return ChromaStore.local(settings.chroma_dir, s.collection)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from rag.container import Container
-from rag.filters import Filters, parse_date
 from rag.embedders import SentenceTransformerEmbedder
+from rag.filters import Filters, parse_date
 from rag.retriever import Retriever
 from rag.settings import RetrievalSettings, Settings
 from tests.retrieval_corpus import ALL, DOCS, put
