@@ -67,7 +67,7 @@ def test_an_unknown_kind_is_a_clear_configuration_error(tmp_path: Path) -> None:
         Settings(data_dir=tmp_path, embedder=EmbedderSettings(kind="nope")),
         Settings(data_dir=tmp_path, embedder=EmbedderSettings(kind="no_such_module:x")),
     ):
-        with pytest.raises(ConfigurationError, match="embedder kind|cannot import"):
+        with pytest.raises(ConfigurationError, match=r"embedder kind|cannot import"):
             _ = Container(settings).embedder
 
 
