@@ -8,6 +8,8 @@ codes.
     ├── ConfigurationError         a setting is invalid or names something that is not there
     │   └── ModelNotInstalledError a model package or directory is missing (says how to install)
     ├── InvalidRequestError        the caller asked for something malformed (empty question...)
+    ├── AuthenticationError        no credentials, or ones that are invalid or expired (401)
+    ├── PermissionDeniedError      a known caller without the scope or collection needed (403)
     ├── NotFoundError              a document, file or collection that does not exist
     ├── IngestError                one file could not be ingested (the run goes on)
     │   ├── UnsupportedFormatError the format is not supported (says what to convert to)
@@ -43,6 +45,14 @@ class ModelNotInstalledError(ConfigurationError):
 
 class InvalidRequestError(RagsteadError):
     """The caller's request is malformed (empty question, bad filter...)."""
+
+
+class AuthenticationError(RagsteadError):
+    """The request carries no credentials, or invalid, revoked or expired ones."""
+
+
+class PermissionDeniedError(RagsteadError):
+    """The caller is known but lacks the scope or collection the request needs."""
 
 
 class NotFoundError(RagsteadError):

@@ -173,6 +173,29 @@ class ChatSettings(BaseModel):
     history_tokens: int = Field(512, ge=0, description="earlier turns kept in a prompt")
 
 
+class OidcSettings(BaseModel):
+    """Bearer tokens from the company's identity provider (off unless ``issuer`` is set)."""
+
+    issuer: str | None = Field(None, description="the token's iss, e.g. https://sso.corp/realms/x")
+    audience: str | None = Field(None, description="the token's aud Ragstead accepts")
+    jwks_file: Path | None = Field(None, description="the provider's JWKS as a file")
+    jwks_url: str | None = Field(None, description="the provider's JWKS URL on the premises")
+    groups_claim: str = Field("groups", description="claim holding the caller's groups")
+    scopes_claim: str = Field("scope", description="claim holding read/write/admin")
+    default_scopes: list[str] = Field(default_factory=lambda: ["read"])
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    leeway_s: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf")
+
+
+class AuthSettings(BaseModel):
+    """Who may call the API: API keys (``ragstead keys``) and, when set, OIDC tokens."""
+
+    enabled: bool = Field(
+        True, description="off is allowed only for a server bound to a loopback address"
+    )
+    oidc: OidcSettings = OidcSettings()
+
+
 class ApiSettings(BaseModel):
     """The HTTP server."""
 
@@ -198,6 +221,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     api: ApiSettings = ApiSettings()
+    auth: AuthSettings = AuthSettings()
     answers: AnswerSettings = AnswerSettings()
     chat: ChatSettings = ChatSettings()
 
@@ -227,6 +251,11 @@ class Settings(BaseSettings):
     def chroma_dir(self) -> Path:
         """Local Chroma files."""
         return self.data_dir / "chroma"
+
+    @property
+    def auth_path(self) -> Path:
+        """SQLite file holding the API keys (hashed)."""
+        return self.data_dir / "auth.sqlite3"
 
     @property
     def index_path(self) -> Path:
