@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import rag.offline  # noqa: F401
+from api.auth.identify import Authenticator
 from api.errors import install_error_handlers
 from api.routes import chat, health, openai_compat, query, retrieve
 from api.state import AppState
@@ -24,7 +25,7 @@ def create_app(
 ) -> FastAPI:
     """The app; models load in a background thread and /healthz turns 200 when they are ready."""
     container = container or Container(settings or load_settings())
-    state = AppState(container)
+    state = AppState(container, Authenticator(container.settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth.principal import Principal
 from api.state import AppState
 from rag.assistant import Assistant
 from rag.container import Container
@@ -23,6 +25,26 @@ def get_state(request: Request) -> AppState:
     """The app's container and readiness."""
     state: AppState = request.app.state.ragstead
     return state
+
+
+_bearer = HTTPBearer(
+    auto_error=False, description="an API key (ragstead keys create) or an OIDC token"
+)
+
+
+def get_principal(
+    state: Annotated[AppState, Depends(get_state)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The authenticated caller (401 without valid credentials)."""
+    header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+    return state.authenticator.principal(header)
+
+
+def get_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """A caller holding the ``read`` scope (403 otherwise)."""
+    principal.require("read")
+    return principal
 
 
 def get_container(state: Annotated[AppState, Depends(get_state)]) -> Container:
@@ -46,6 +68,8 @@ def get_catalog(container: Annotated[Container, Depends(get_container)]) -> Cata
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+ReaderDep = Annotated[Principal, Depends(get_reader)]
 ContainerDep = Annotated[Container, Depends(get_container)]
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]

@@ -1,4 +1,4 @@
-"""What the running app holds: the container and whether its models are loaded."""
+"""What the running app holds: the container, the authenticator and model readiness."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from api.auth.identify import Authenticator
 from rag.container import Container
 from rag.errors import RagsteadError
 
@@ -17,6 +18,7 @@ class AppState:
     """The container plus readiness."""
 
     container: Container
+    authenticator: Authenticator
     ready: threading.Event = field(default_factory=threading.Event)
     load_error: str | None = None
 
@@ -24,9 +26,7 @@ class AppState:
         """Load embedder and generator; record the error instead of crashing the server."""
         try:
             self.container.embedder.load()
-            load = getattr(self.container.generator, "load", None)
-            if callable(load):
-                load()
+            self.container.generator.load()
             self.ready.set()
             log.info("models loaded; ready")
         except RagsteadError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from api.auth.keys import KeyStore
 from ingest.service import build_ingestor
 from rag.container import Container
 from rag.settings import Settings
@@ -31,6 +32,21 @@ def example_container(tmp_path_factory: pytest.TempPathFactory, model_cache: Pat
     report = build_ingestor(container).ingest(EXAMPLES)
     assert report.ok, report.failed
     return container
+
+
+@pytest.fixture(scope="session")
+def admin_key(example_container: Container) -> str:
+    """An API key with every scope for the example container's data directory."""
+    store = KeyStore(example_container.settings.auth_path)
+    created = store.create("test-admin", scopes=["read", "write", "admin"])
+    assert created.key is not None
+    return created.key
+
+
+@pytest.fixture(scope="session")
+def admin_headers(admin_key: str) -> dict[str, str]:
+    """The Authorization header of ``admin_key``."""
+    return {"Authorization": f"Bearer {admin_key}"}
 
 
 @pytest.fixture(scope="session")

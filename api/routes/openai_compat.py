@@ -23,7 +23,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AssistantDep
+from api.deps import AssistantDep, ReaderDep
 from api.errors import error_payload
 from api.streaming import SSE_HEADERS, prefetch
 from rag.assistant import AnswerStream
@@ -114,7 +114,7 @@ def _stream(stream: AnswerStream, first: list[str], cid: str, model: str) -> Ite
 
 
 @router.post("/chat/completions")
-def chat_completions(body: OpenAIChatRequest, assistant: AssistantDep) -> Any:
+def chat_completions(body: OpenAIChatRequest, assistant: AssistantDep, principal: ReaderDep) -> Any:
     """Answer the conversation's last user message from the indexed documents."""
     if body.model not in MODELS:
         raise InvalidRequestError(
@@ -125,7 +125,7 @@ def chat_completions(body: OpenAIChatRequest, assistant: AssistantDep) -> Any:
         for m in body.messages
         if m.role != "tool"
     ]
-    stream = assistant.chat(messages, mode=MODELS[body.model])
+    stream = assistant.chat(messages, mode=MODELS[body.model], filters=principal.filters(None))
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     if body.stream:
         first = prefetch(stream)
@@ -159,7 +159,7 @@ def chat_completions(body: OpenAIChatRequest, assistant: AssistantDep) -> Any:
 
 
 @router.get("/models")
-def models() -> dict[str, Any]:
+def models(principal: ReaderDep) -> dict[str, Any]:
     """The model names this endpoint answers to (one per answer mode)."""
     return {
         "object": "list",

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import AssistantDep
+from api.deps import AssistantDep, ReaderDep
 from api.schemas import QueryRequest
 from api.streaming import sse_response
 from rag.types import Answer
@@ -22,9 +22,9 @@ STREAM_DOC: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/query", response_model=Answer, responses=STREAM_DOC)
-def query(body: QueryRequest, assistant: AssistantDep) -> Any:
+def query(body: QueryRequest, assistant: AssistantDep, principal: ReaderDep) -> Any:
     """Retrieve passages for the question and answer it, citing source, page and chunk."""
-    filters = body.retrieval_filters()
+    filters = principal.filters(body.retrieval_filters())
     if body.stream:
         return sse_response(
             assistant.stream(body.question, top_k=body.top_k, mode=body.mode, filters=filters)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import AssistantDep, ContainerDep
+from api.deps import AssistantDep, ContainerDep, ReaderDep
 from api.schemas import RetrieveRequest
 from rag.types import SearchResult
 
@@ -13,10 +13,10 @@ router = APIRouter(prefix="/v1", tags=["retrieve"])
 
 @router.post("/retrieve", response_model=SearchResult)
 def retrieve(
-    body: RetrieveRequest, assistant: AssistantDep, container: ContainerDep
+    body: RetrieveRequest, assistant: AssistantDep, container: ContainerDep, principal: ReaderDep
 ) -> SearchResult:
     """Hybrid search: the ``top_k`` best passages, each with the sentence nearest the question
     quoted and the page that holds it."""
     top_k = body.top_k or container.settings.retrieval.top_k
-    filters = body.retrieval_filters()
+    filters = principal.filters(body.retrieval_filters())
     return SearchResult(assistant.search(body.question, top_k=top_k, filters=filters))

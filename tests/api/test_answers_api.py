@@ -51,9 +51,9 @@ def events(body: str) -> list[tuple[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def client(example_container: Container) -> Iterator[TestClient]:
+def client(example_container: Container, admin_headers: dict[str, str]) -> Iterator[TestClient]:
     app = create_app(container_with(example_container, EchoGenerator()), load_in_background=False)
-    with TestClient(app) as c:
+    with TestClient(app, headers=admin_headers) as c:
         yield c
 
 
@@ -120,21 +120,25 @@ class QueuedEcho(EchoGenerator):
         return run()
 
 
-def test_failure_after_the_first_token_is_an_error_event(example_container: Container) -> None:
+def test_failure_after_the_first_token_is_an_error_event(
+    example_container: Container, admin_headers: dict[str, str]
+) -> None:
     app = create_app(container_with(example_container, FailsMidway()), load_in_background=False)
-    with TestClient(app) as c:
+    with TestClient(app, headers=admin_headers) as c:
         r = c.post("/v1/query", json={"question": LEAVE, "mode": "generative", "stream": True})
     got = events(r.text)
     assert [k for k, _ in got] == ["token", "token", "error"]
     assert got[-1][1]["status"] == 502 and got[-1][1]["error"]["message"] == "the model crashed"
 
 
-def test_full_queue_is_503_with_retry_after(example_container: Container) -> None:
+def test_full_queue_is_503_with_retry_after(
+    example_container: Container, admin_headers: dict[str, str]
+) -> None:
     generator = QueuedEcho()
     app = create_app(container_with(example_container, generator), load_in_background=False)
     held = generator.queue.admit()  # another request is generating
     try:
-        with TestClient(app) as c:
+        with TestClient(app, headers=admin_headers) as c:
             for stream in (False, True):
                 r = c.post(
                     "/v1/query", json={"question": LEAVE, "mode": "generative", "stream": stream}
@@ -170,7 +174,9 @@ def test_chat_rewrites_the_follow_up(client: TestClient) -> None:
     assert bad.status_code == 400 and "last message" in bad.json()["error"]["message"]
 
 
-def test_answers_from_a_model_server_on_the_premises(example_container: Container) -> None:
+def test_answers_from_a_model_server_on_the_premises(
+    example_container: Container, admin_headers: dict[str, str]
+) -> None:
     server = FakeModelServer()
     try:
         server.script = [
@@ -183,7 +189,7 @@ def test_answers_from_a_model_server_on_the_premises(example_container: Containe
             server.base_url, "served-model", backoff_s=0.01, max_retries=2
         )
         app = create_app(container_with(example_container, generator), load_in_background=False)
-        with TestClient(app) as c:
+        with TestClient(app, headers=admin_headers) as c:
             r = c.post("/v1/query", json={"question": LEAVE, "mode": "generative", "stream": True})
             got = events(r.text)
             assert [k for k, _ in got][-1] == "answer" and len(got) == 4
@@ -218,7 +224,9 @@ def test_openai_chat_completions_speaks_the_protocol(client: TestClient) -> None
     assert unknown.status_code == 400 and "ragstead" in unknown.json()["error"]["hint"]
 
 
-def test_an_openai_client_reads_the_stream_over_http(example_container: Container) -> None:
+def test_an_openai_client_reads_the_stream_over_http(
+    example_container: Container, admin_headers: dict[str, str]
+) -> None:
     """Ragstead's own OpenAI-compatible client (the one that talks to vLLM) against a real
     uvicorn server on 127.0.0.1 serving the app."""
     app = create_app(container_with(example_container, EchoGenerator()), load_in_background=False)
@@ -232,8 +240,9 @@ def test_an_openai_client_reads_the_stream_over_http(example_container: Containe
         deadline = time.monotonic() + 30
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
+        key = admin_headers["Authorization"].removeprefix("Bearer ")
         reader = OpenAICompatibleGenerator(
-            f"http://127.0.0.1:{port}/v1", "ragstead-generative", timeout_s=60
+            f"http://127.0.0.1:{port}/v1", "ragstead-generative", api_key=key, timeout_s=60
         )
         pieces = list(reader.stream([{"role": "user", "content": LEAVE}]))
         text = "".join(pieces)

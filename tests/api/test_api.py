@@ -15,8 +15,9 @@ from rag.testing import EchoGenerator
 
 
 @pytest.fixture(scope="module")
-def client(example_container: Container) -> TestClient:
-    with TestClient(create_app(example_container, load_in_background=False)) as c:
+def client(example_container: Container, admin_headers: dict[str, str]) -> TestClient:
+    app = create_app(example_container, load_in_background=False)
+    with TestClient(app, headers=admin_headers) as c:
         yield c
 
 
@@ -87,12 +88,14 @@ def test_retrieve_defaults_to_the_configured_top_k(client: TestClient) -> None:
     assert len(r.json()["passages"]) == client.app.state.ragstead.container.settings.retrieval.top_k
 
 
-def test_routes_take_their_services_from_dependencies(example_container: Container) -> None:
+def test_routes_take_their_services_from_dependencies(
+    example_container: Container, admin_headers: dict[str, str]
+) -> None:
     """A test (or an embedding app) swaps a service at the front door: here the assistant."""
     echo = Assistant(example_container.retriever, EchoGenerator(), config=AnswerConfig())
     app = create_app(example_container, load_in_background=False)
     app.dependency_overrides[get_assistant] = lambda: echo
-    with TestClient(app) as c:
+    with TestClient(app, headers=admin_headers) as c:
         r = c.post("/v1/query", json={"question": "How many days of annual leave?"})
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "echo" and r.json()["mode"] == "generative"

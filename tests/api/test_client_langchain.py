@@ -18,7 +18,7 @@ from rag.container import Container
 
 
 @pytest.fixture(scope="module")
-def client(example_container: Container) -> Iterator[RagsteadClient]:
+def client(example_container: Container, admin_key: str) -> Iterator[RagsteadClient]:
     """A real uvicorn server on a free loopback port, and a client pointed at it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -29,7 +29,7 @@ def client(example_container: Container) -> Iterator[RagsteadClient]:
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    with RagsteadClient(f"http://127.0.0.1:{port}") as c:
+    with RagsteadClient(f"http://127.0.0.1:{port}", api_key=admin_key) as c:
         yield c
     server.should_exit = True
     thread.join(timeout=10)

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth.keys import KeyStore
 from rag.container import Container
 from rag.settings import Settings
 from rag.testing import EchoGenerator
@@ -22,7 +23,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     container = Container(Settings(data_dir=data_dir), generator=EchoGenerator())
     for spec in DOCS:
         put(container, spec)
-    with TestClient(create_app(container, load_in_background=False)) as c:
+    key = KeyStore(container.settings.auth_path).create("admin", scopes=["admin"]).key
+    app = create_app(container, load_in_background=False)
+    with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as c:
         yield c
 
 
