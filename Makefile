@@ -31,10 +31,18 @@ install-dev: $(VENV)/.installed-dev
 index: install
 	$(BIN)/ragstead ingest examples/docs
 
-run: index
+# An administrator key for this data directory, made once: the key is kept in this file (mode
+# 600) for the curl example; the index stores only its hash.
+LOCAL_KEY := $(RAGSTEAD_DATA_DIR)/local-admin.key
+
+$(LOCAL_KEY): | install
+	$(BIN)/ragstead keys create --name local-admin --scopes read,write,admin --output-file $@
+
+run: index $(LOCAL_KEY)
 	@echo
 	@echo "Ragstead is starting on http://127.0.0.1:$(PORT) (OpenAPI at /docs). Once /healthz answers, try:"
-	@echo "  curl -s http://127.0.0.1:$(PORT)/v1/query -H 'Content-Type: application/json' \\"
+	@echo "  curl -s http://127.0.0.1:$(PORT)/v1/query -H \"Authorization: Bearer \$$(cat $(LOCAL_KEY))\" \\"
+	@echo "       -H 'Content-Type: application/json' \\"
 	@echo "       -d '{\"question\": \"How many days of annual leave do full-time employees get?\"}'"
 	@echo
 	$(BIN)/ragstead serve --port $(PORT)

@@ -100,6 +100,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.auth.identify import check_bind
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -109,5 +110,10 @@ def serve(
     except RagsteadError as exc:
         fail(exc)
     s = container.settings.api
+    bind_host = host or s.host
     bind_port = port or int(os.environ.get("PORT", s.port))
-    uvicorn.run(create_app(container), host=host or s.host, port=bind_port, log_level="info")
+    try:
+        check_bind(container.settings, bind_host)
+    except RagsteadError as exc:
+        fail(exc)
+    uvicorn.run(create_app(container), host=bind_host, port=bind_port, log_level="info")
