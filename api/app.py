@@ -11,7 +11,7 @@ from fastapi import FastAPI
 import rag.offline  # noqa: F401
 from api.auth.identify import Authenticator
 from api.errors import install_error_handlers
-from api.routes import chat, health, openai_compat, query, retrieve
+from api.routes import chat, documents, health, openai_compat, query, retrieve
 from api.state import AppState
 from rag.container import Container
 from rag.settings import Settings, load_settings
@@ -48,4 +48,5 @@ def create_app(
     app.include_router(retrieve.router)
     app.include_router(chat.router)
     app.include_router(openai_compat.router)
+    app.include_router(documents.router)
     return app

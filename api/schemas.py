@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from rag.filters import Filters
 
@@ -100,3 +100,52 @@ class RetrieveRequest(FilterFields):
     top_k: int | None = Field(
         None, ge=1, le=100, description="passages to return (default: retrieval.top_k)"
     )
+
+
+DocumentStatus = Literal["indexed", "failed"]
+_LABEL = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_GROUP = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+
+
+class DocumentOut(BaseModel):
+    """One indexed document (``source`` is the path it was read from)."""
+
+    id: str
+    source: str
+    title: str
+    type: str
+    groups: list[str]
+    labels: dict[str, str] = {}
+    status: str
+    error: str | None = None
+    pages: int | None = None
+    chunks: int
+    size: int = 0
+    parent_id: str | None = None
+    indexed_at: float = 0.0
+    chunk_ids: list[str] | None = None
+    attachments: list[str] | None = None
+
+
+class DocumentList(BaseModel):
+    """A page of documents; ``next`` is the cursor of the following page (null: the last)."""
+
+    documents: list[DocumentOut]
+    next: str | None = None
+
+
+class DocumentPatch(BaseModel):
+    """New access groups and/or labels (labels become filterable tags ``key:value``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    groups: list[Annotated[str, StringConstraints(pattern=_GROUP)]] | None = Field(
+        None, max_length=64, description="replaces the document's access groups"
+    )
+    labels: (
+        dict[
+            Annotated[str, StringConstraints(pattern=_LABEL)],
+            Annotated[str, StringConstraints(max_length=200)],
+        ]
+        | None
+    ) = Field(None, max_length=64, description="replaces the document's labels")

@@ -15,7 +15,7 @@ from typing import Any
 
 from ingest.plan import Job, Reuse
 from ingest.workers import FileResult
-from ingest.writer import Family, chunk_version, make_chunks
+from ingest.writer import Family, chunk_version, label_tags, make_chunks
 from rag.stores.catalog import Catalog, DocumentRecord
 from rag.stores.vector_store import VectorStore
 from rag.types import Chunk
@@ -73,6 +73,8 @@ class FamilyBuilder:
                 parent_id=parent,
                 metadata={
                     **doc.metadata,
+                    # labels set over the API outlive a change of the file's bytes
+                    "labels": job.record.metadata.get("labels", {}) if job.record else {},
                     "warnings": doc.warnings,
                     "origin": "file" if top else "attachment",
                     "index": self.index_config,
@@ -81,8 +83,8 @@ class FamilyBuilder:
             docs.append((record, make_chunks(record, doc.drafts)))
         return Family(docs, obsolete=self.obsolete(job.record, docs))
 
-    def from_stored(self, reuse: Reuse) -> Family:
-        """A copy, move or regroup: the stored chunks and vectors under new ids."""
+    def from_stored(self, reuse: Reuse, labels: dict[str, str] | None = None) -> Family:
+        """A copy, move, regroup or relabel: the stored chunks and vectors under new ids."""
         old, new_source = reuse.source, str(reuse.job.path)
         old_docs = [old, *self.descendants(old.doc_id)]
         ids = {d.doc_id: doc_id_for(new_source + d.source[len(old.source) :]) for d in old_docs}
@@ -102,6 +104,8 @@ class FamilyBuilder:
                 error=None,
                 metadata={**d.metadata, "index": self.index_config},
             )
+            if labels is not None:
+                record.metadata["labels"] = dict(labels)
             version = chunk_version(record)
             chunks = []
             for c in self.catalog.chunks_of(d.doc_id):
@@ -112,6 +116,7 @@ class FamilyBuilder:
                     source=record.source,
                     groups=record.groups,
                     mtime=record.mtime,
+                    tags=label_tags(record),
                 )
                 old_chunk_ids[new.id] = c.id
                 chunks.append(new)

@@ -38,7 +38,7 @@ from ingest.workers import (
 )
 from ingest.writer import Family, IndexWriter, make_chunks
 from rag.embedders.base import Embedder
-from rag.errors import ConfigurationError, NotFoundError
+from rag.errors import ConfigurationError, InvalidRequestError, NotFoundError
 from rag.stores.catalog import Catalog, DocumentRecord
 from rag.stores.vector_store import VectorStore
 
@@ -319,7 +319,7 @@ class Ingestor:
 
     def index_documents(self, items: Iterable[tuple[DocumentRecord, ParsedDocument]]) -> int:
         """Batched :meth:`index_document`: embedding spans documents, each swaps in atomically."""
-        with IngestLock(self.lock_path, wait=True):
+        with IngestLock(self.lock_path):
             writer = self._writer()
             for record, parsed in items:
                 docs = list(self._parsed_docs(record, parsed))
@@ -364,7 +364,37 @@ class Ingestor:
 
     def delete(self, doc_id: str) -> list[str]:
         """Remove a document, its attachments and their vectors; returns the sources removed."""
-        record = self.catalog.get_document(doc_id)
-        docs = [record, *self._families().descendants(doc_id)]
-        self._writer().delete([d.doc_id for d in docs])
+        with IngestLock(self.lock_path):
+            record = self.catalog.get_document(doc_id)
+            docs = [record, *self._families().descendants(doc_id)]
+            self._writer().delete([d.doc_id for d in docs])
         return [d.source for d in docs]
+
+    def relabel(
+        self,
+        doc_id: str,
+        *,
+        groups: Sequence[str] | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> DocumentRecord:
+        """New access groups or labels for a document and its attachments, without parsing or
+        embedding again (its stored chunks and vectors move to the new version)."""
+        with IngestLock(self.lock_path):
+            record = self.catalog.get_document(doc_id)
+            if record.parent_id is not None:
+                raise InvalidRequestError(
+                    "an attachment has the groups and labels of the file it came in",
+                    hint=f"change document {record.parent_id} instead",
+                )
+            if record.status != "indexed":
+                raise InvalidRequestError(
+                    f"document {doc_id} is {record.status}, not indexed",
+                    hint="ingest it again once it parses",
+                )
+            new_groups = record.groups if groups is None else tuple(dict.fromkeys(groups))
+            job = Job(Path(record.source), new_groups, record)
+            reuse = Reuse(job, record, record.size, record.mtime, record.content_hash)
+            writer = self._writer()
+            writer.add(self._families().from_stored(reuse, labels=labels))
+            writer.flush()
+            return self.catalog.get_document(doc_id)

@@ -42,6 +42,13 @@ def chunk_version(record: DocumentRecord) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
 
 
+def label_tags(record: DocumentRecord) -> tuple[str, ...]:
+    """A document's labels (``metadata["labels"]``, set over the API) as chunk tags
+    ``key:value``, which filters select on."""
+    labels = record.metadata.get("labels") or {}
+    return tuple(sorted(f"{k}:{v}" for k, v in labels.items()))
+
+
 def make_chunks(record: DocumentRecord, drafts: Sequence[ChunkDraft]) -> list[Chunk]:
     """The chunks of one document version, with ids unique to that version."""
     version = chunk_version(record)
@@ -62,6 +69,7 @@ def make_chunks(record: DocumentRecord, drafts: Sequence[ChunkDraft]) -> list[Ch
             mtime=record.mtime,
             doc_type=record.doc_type,
             groups=record.groups,
+            tags=label_tags(record),
         )
         for i, d in enumerate(drafts)
     ]

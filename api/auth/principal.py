@@ -59,3 +59,8 @@ class Principal:
 
 
 LOCAL = Principal("local", scopes=frozenset(SCOPES), kind="local")
+
+
+def may_see(principal: Principal, groups: tuple[str, ...] | frozenset[str]) -> bool:
+    """Whether ``principal`` may see a document with these access groups (none: everyone)."""
+    return principal.is_admin or not groups or bool(principal.groups.intersection(groups))

@@ -219,6 +219,54 @@ class Catalog:
         rows = self._connect().execute("SELECT * FROM documents ORDER BY source").fetchall()
         return [_doc_from_row(r) for r in rows]
 
+    def list_documents(
+        self,
+        *,
+        groups: frozenset[str] | None = None,
+        status: str | None = None,
+        doc_type: str | None = None,
+        name: str | None = None,
+        after: str = "",
+        limit: int = 50,
+    ) -> list[DocumentRecord]:
+        """Documents by source, after the source ``after``: those a caller in ``groups`` may
+        see (None: all), with the status, type and name (a substring of the source) given."""
+        where = ["source > ?"]
+        params: list[Any] = [after]
+        if groups is not None:
+            allowed = ["groups = ''"]
+            for group in sorted(groups):
+                allowed.append("(',' || groups || ',') LIKE ('%,' || ? || ',%')")
+                params.append(group)
+            where.append("(" + " OR ".join(allowed) + ")")
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if doc_type:
+            where.append("doc_type = ?")
+            params.append(doc_type.lower().lstrip("."))
+        if name:
+            escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("source LIKE ? ESCAPE '\\'")
+            params.append(f"%{escaped}%")
+        sql = f"SELECT * FROM documents WHERE {' AND '.join(where)} ORDER BY source LIMIT ?"
+        rows = self._connect().execute(sql, (*params, limit)).fetchall()
+        return [_doc_from_row(r) for r in rows]
+
+    def page_counts(self, doc_ids: Sequence[str]) -> dict[str, int]:
+        """The last page each document's chunks reach (documents without pages left out)."""
+        conn = self._connect()
+        return {
+            r[0]: int(r[1])
+            for part, marks in _in_batches(doc_ids)
+            for r in conn.execute(
+                "SELECT doc_id, MAX(COALESCE(page_end, page)) FROM chunks"
+                f" WHERE doc_id IN ({marks}) GROUP BY doc_id",
+                part,
+            )
+            if r[1] is not None
+        }
+
     def replace_document(self, record: DocumentRecord, chunks: Sequence[Chunk]) -> list[str]:
         """Swap a document's chunks and manifest row in one transaction; returns old chunk ids."""
         record.n_chunks = len(chunks)
