@@ -195,6 +195,15 @@ class ChromaStore:
                 embeddings=np.asarray(part_vectors[start:end], dtype=np.float32).tolist(),
                 metadatas=part_meta[start:end],
             )
+        # A chunk id rewritten with other text keeps no sentence vector of its old text: the
+        # surplus goes after the new ones are in (never before: a crash must not leave it bare).
+        written = set(part_ids)
+        for start in range(0, len(ids), self._ID_BATCH):
+            batch = list(ids[start : start + self._ID_BATCH])
+            stored = self.parts_collection.get(where={"chunk_id": {"$in": batch}}, include=[])
+            surplus = [pid for pid in stored["ids"] if pid not in written]
+            if surplus:
+                self.parts_collection.delete(ids=surplus)
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors and their sentence vectors by chunk id."""
