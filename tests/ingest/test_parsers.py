@@ -248,6 +248,25 @@ def test_html_title_falls_back_to_first_h1(tmp_path: Path) -> None:
     assert parse(path).title == "Kündigung"
 
 
+def test_deeply_nested_html_is_indexed_without_hitting_the_recursion_limit(
+    tmp_path: Path,
+) -> None:
+    """20,000 levels: the walk is iterative and linear (it used to recurse, and to search
+    every subtree once per level)."""
+    depth = 20_000
+    nested = "<div>" * depth + "<p>The deepest clause.</p>" + "</div>" * depth
+    inline = "<p>" + "<span>" * depth + "Inline words." + "</span>" * depth + "</p>"
+    tables = "<table><tr><td>" * 2_000 + "Cell text." + "</td></tr></table>" * 2_000
+    headers = "<section><header>" * 2_000 + "Header text." + "</header></section>" * 2_000
+    path = tmp_path / "nested.html"
+    path.write_text(f"<html><body>{nested}{inline}{tables}{headers}</body></html>")
+    doc = parse(path)
+    found = texts(doc)
+    assert "The deepest clause." in found and "Inline words." in found
+    assert "Header text." in found
+    assert only(doc, lambda e: e.kind == "table").text == "Cell text."
+
+
 # ---------------------------------------------------------------------------------------------
 # DOCX
 # ---------------------------------------------------------------------------------------------
