@@ -15,16 +15,34 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 import rag.offline  # noqa: F401
 from rag.errors import ConfigurationError, StoreError
+from rag.stores.freshness import Freshness
 
 Where = dict[str, Any]
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _current(*, writes: bool = False) -> Callable[[_Method], _Method]:
+    """Run a ChromaStore method on a client that sees other processes' writes (local only)."""
+
+    def decorate(method: _Method) -> _Method:
+        @functools.wraps(method)
+        def wrapper(self: ChromaStore, *args: Any, **kwargs: Any) -> Any:
+            with self._access(writes=writes):
+                return method(self, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def _query_matrix(vector: np.ndarray) -> np.ndarray:
@@ -88,26 +106,50 @@ class ChromaStore:
     #: SciFact 2 already yields the 100 chunks asked for: 3 gave the same lists, 1.5x the time.
     _PARTS_PER_CHUNK = 2
 
-    def __init__(self, client: Any, collection: str) -> None:
+    def __init__(
+        self, client: Any, collection: str, *, connect: Callable[[], Any] | None = None
+    ) -> None:
         self._client = client
         self._name = collection
         self._collection: Any = None
         self._parts: Any = None
+        self._connect = connect
+        self._freshness: Freshness | None = None
 
     @classmethod
     def local(cls, path: Path, collection: str = "ragstead") -> ChromaStore:
-        """A store in local files (telemetry off)."""
+        """A store in local files (telemetry off) that sees what other processes write."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
+        def connect() -> Any:
+            try:
+                return chromadb.PersistentClient(
+                    path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+                )
+            except Exception as exc:  # chroma raises many types for a bad directory
+                raise StoreError(f"cannot open Chroma at {path}: {exc}") from exc
+
         path.mkdir(parents=True, exist_ok=True)
-        try:
-            client = chromadb.PersistentClient(
-                path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
-            )
-        except Exception as exc:  # chroma raises many types for a bad directory
-            raise StoreError(f"cannot open Chroma at {path}: {exc}") from exc
-        return cls(client, collection)
+        store = cls(connect(), collection, connect=connect)
+        store._freshness = Freshness(path / "chroma.sqlite3", reopen=store._reopen)
+        return store
+
+    def _access(self, *, writes: bool = False) -> Any:
+        """Where another process may write (local files): reopen first if it has."""
+        if self._freshness is None:
+            return nullcontext()
+        return self._freshness.access(writes=writes)
+
+    def _reopen(self) -> None:
+        """A new client (the old one's in-memory segments miss other processes' writes)."""
+        assert self._connect is not None
+        close = getattr(self._client, "close", None)
+        if callable(close):
+            close()  # releases the shared Chroma system, so the new client loads afresh
+        self._client = self._connect()
+        self._collection = None
+        self._parts = None
 
     @classmethod
     def server(cls, host: str, port: int, collection: str = "ragstead") -> ChromaStore:
@@ -151,6 +193,7 @@ class ChromaStore:
                 raise StoreError(f"cannot open Chroma collection {name}: {exc}") from exc
         return self._parts
 
+    @_current(writes=True)
     def upsert(
         self,
         ids: Sequence[str],
@@ -205,6 +248,7 @@ class ChromaStore:
             if surplus:
                 self.parts_collection.delete(ids=surplus)
 
+    @_current(writes=True)
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors and their sentence vectors by chunk id."""
         try:
@@ -219,6 +263,7 @@ class ChromaStore:
         except Exception as exc:
             raise StoreError(f"Chroma delete failed: {exc}") from exc
 
+    @_current()
     def query_parts(
         self, vector: np.ndarray, k: int, where: Where | None = None
     ) -> list[tuple[str, float]]:
@@ -243,6 +288,7 @@ class ChromaStore:
                     break
         return list(best.items())
 
+    @_current()
     def get_parts(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by chunk id, in sentence order (to reuse on a rename)."""
         found: dict[str, list[tuple[int, np.ndarray]]] = {}
@@ -269,6 +315,7 @@ class ChromaStore:
             for cid, rows in found.items()
         }
 
+    @_current()
     def query(
         self, vector: np.ndarray, k: int, where: Where | None = None
     ) -> list[tuple[str, float]]:
@@ -286,6 +333,7 @@ class ChromaStore:
         distances = result["distances"][0]
         return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
+    @_current()
     def count(self) -> int:
         """Number of vectors stored."""
         try:
@@ -293,6 +341,7 @@ class ChromaStore:
         except Exception as exc:
             raise StoreError(f"Chroma count failed: {exc}") from exc
 
+    @_current()
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by id (ids not stored are left out), to reuse without re-embedding."""
         found: dict[str, np.ndarray] = {}
@@ -307,6 +356,7 @@ class ChromaStore:
             raise StoreError(f"Chroma get failed: {exc}") from exc
         return found
 
+    @_current()
     def all_ids(self) -> set[str]:
         """Every id stored (for consistency checks after an interrupted run)."""
         ids: set[str] = set()

@@ -1,0 +1,79 @@
+"""A running process sees the vectors another process writes (``ragstead ingest`` while
+``serve`` runs): the local Chroma client is reopened once its files changed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ingest.service import build_ingestor
+from tests.conftest import ROOT
+from tests.ingest.test_sync import hashing_container
+
+INGEST = """
+import sys
+from pathlib import Path
+from ingest.service import build_ingestor
+from rag.container import Container
+from rag.settings import IngestSettings, Settings
+from rag.testing import HashingEmbedder
+
+container = Container(Settings(data_dir=Path(sys.argv[2]), ingest=IngestSettings(workers=0)))
+container.__dict__["embedder"] = HashingEmbedder(dim=64)
+report = build_ingestor(container).ingest(Path(sys.argv[1]))
+assert report.ok and (report.added or report.updated), report
+"""
+
+
+def _ingest_elsewhere(tmp_path: Path, path: Path) -> None:
+    script = tmp_path / "ingest_child.py"
+    script.write_text(INGEST)
+    done = subprocess.run(
+        [sys.executable, str(script), str(path), str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_running_process_finds_chunks_another_process_wrote_by_their_vectors(
+    tmp_path: Path,
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "parking.md").write_text("# Parking\n\nThe visitor car park has 12 spaces.\n")
+    container = hashing_container(tmp_path)  # the "server": it stays open throughout
+    build_ingestor(container).ingest(docs)
+    retriever = container.retriever
+    [hit] = retriever.retrieve("visitor car park spaces", top_k=1, method="dense")
+    assert "12 spaces" in hit.chunk.text  # its Chroma segments are loaded now
+
+    (docs / "canteen.md").write_text("# Canteen\n\nLunch is served from noon in hall C.\n")
+    _ingest_elsewhere(tmp_path, docs)  # a second process adds a document
+    passages = retriever.retrieve("lunch served noon hall", top_k=3)
+    new = [p for p in passages if "hall C" in p.chunk.text]
+    assert new and new[0].dense_rank is not None  # found by its vector, not by BM25 alone
+    vectors = container.vector_store.get_vectors([new[0].chunk.id])
+    assert list(vectors) == [new[0].chunk.id]
+
+    (docs / "parking.md").write_text("# Parking\n\nThe visitor car park has 30 spaces.\n")
+    _ingest_elsewhere(tmp_path, docs)  # ... and changes one
+    [hit] = retriever.retrieve("visitor car park spaces", top_k=1, method="dense")
+    assert "30 spaces" in hit.chunk.text
+
+
+def test_its_own_writes_cost_no_reopen(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "parking.md").write_text("# Parking\n\nThe visitor car park has 12 spaces.\n")
+    container = hashing_container(tmp_path)
+    build_ingestor(container).ingest(docs)
+    (docs / "canteen.md").write_text("# Canteen\n\nLunch is served from noon in hall C.\n")
+    build_ingestor(container).ingest(docs)
+    assert container.retriever.retrieve("lunch served noon hall", top_k=1, method="dense")
+    freshness = container.vector_store._freshness
+    assert freshness is not None and freshness.reopened == 0
