@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from rag.errors import (
     BusyError,
@@ -18,11 +19,13 @@ from rag.errors import (
     NotFoundError,
     RagsteadError,
     StoreError,
+    TooLargeError,
 )
 
 log = logging.getLogger("ragstead.api")
 
 _STATUS: list[tuple[type[RagsteadError], int]] = [
+    (TooLargeError, 413),
     (InvalidRequestError, 400),
     (IngestError, 422),
     (NotFoundError, 404),
@@ -83,7 +86,49 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_HTTP_TYPES = {404: "NotFoundError", 405: "MethodNotAllowedError", 413: "TooLargeError"}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """The framework's own errors (404 for an unknown path, 405...) in the same shape."""
+    assert isinstance(exc, HTTPException)
+    kind = _HTTP_TYPES.get(exc.status_code, "InvalidRequestError")
+    return JSONResponse(
+        error_body(kind, str(exc.detail), None),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _unicode_error(request: Request, exc: Exception) -> JSONResponse:
+    """Text that cannot be encoded (a lone surrogate such as "\\ud800" in a JSON string, which
+    only a caller sends: ingested text never holds one)."""
+    if getattr(exc, "reason", "") != "surrogates not allowed":
+        return await _unexpected_error(request, exc)
+    log.info("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+    return JSONResponse(
+        error_body(
+            "InvalidRequestError",
+            "the request holds text that is not valid Unicode (a lone surrogate such as \\ud800)",
+            "send text as UTF-8",
+        ),
+        status_code=400,
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """Anything else: a 500 in the JSON shape, the traceback in the server log only."""
+    log.error("unexpected error on %s", request.url.path, exc_info=exc)
+    return JSONResponse(
+        error_body("InternalError", "the request failed unexpectedly", "see the server log"),
+        status_code=500,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on an app."""
     app.add_exception_handler(RagsteadError, _ragstead_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(UnicodeEncodeError, _unicode_error)
+    app.add_exception_handler(Exception, _unexpected_error)

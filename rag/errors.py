@@ -8,6 +8,7 @@ codes.
     ├── ConfigurationError         a setting is invalid or names something that is not there
     │   └── ModelNotInstalledError a model package or directory is missing (says how to install)
     ├── InvalidRequestError        the caller asked for something malformed (empty question...)
+    │   └── TooLargeError          a request, message or history over its size limit
     ├── NotFoundError              a document, file or collection that does not exist
     ├── IngestError                one file could not be ingested (the run goes on)
     │   ├── UnsupportedFormatError the format is not supported (says what to convert to)
@@ -43,6 +44,10 @@ class ModelNotInstalledError(ConfigurationError):
 
 class InvalidRequestError(RagsteadError):
     """The caller's request is malformed (empty question, bad filter...)."""
+
+
+class TooLargeError(InvalidRequestError):
+    """A request body, message or conversation is over its size limit."""
 
 
 class NotFoundError(RagsteadError):

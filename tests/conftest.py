@@ -14,6 +14,8 @@ from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "docs"
+#: base URL for TestClient: its default Host header, "testserver", is not a host the app trusts.
+LOCAL = "http://127.0.0.1"
 
 
 @pytest.fixture(scope="session")

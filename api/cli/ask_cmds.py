@@ -119,5 +119,7 @@ def serve(
     except RagsteadError as exc:
         fail(exc)
     s = container.settings.api
+    if host:
+        s.host = host  # the bound host is one the Host header may name
     bind_port = port or int(os.environ.get("PORT", s.port))
-    uvicorn.run(create_app(container), host=host or s.host, port=bind_port, log_level="info")
+    uvicorn.run(create_app(container), host=s.host, port=bind_port, log_level="info")

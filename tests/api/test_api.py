@@ -9,11 +9,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from rag.container import Container
+from tests.conftest import LOCAL
 
 
 @pytest.fixture(scope="module")
 def client(example_container: Container) -> TestClient:
-    with TestClient(create_app(example_container, load_in_background=False)) as c:
+    with TestClient(create_app(example_container, load_in_background=False), base_url=LOCAL) as c:
         yield c
 
 
@@ -58,6 +59,6 @@ def test_openapi_is_served(client: TestClient) -> None:
 def test_healthz_is_503_until_models_load(example_container: Container) -> None:
     app = create_app(example_container, load_in_background=True)
     app.state.ragstead.load_models = lambda: None  # loading never finishes
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         r = c.get("/healthz")
     assert r.status_code == 503 and r.json()["status"] == "loading"

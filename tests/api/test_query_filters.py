@@ -12,6 +12,7 @@ from api.app import create_app
 from rag.container import Container
 from rag.settings import Settings
 from rag.testing import EchoGenerator
+from tests.conftest import LOCAL
 from tests.retrieval_corpus import DOCS, put
 
 
@@ -21,7 +22,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     for spec in DOCS:
         put(container, spec)
     container.__dict__["generator"] = EchoGenerator()  # the answer text is not under test
-    with TestClient(create_app(container, load_in_background=False)) as c:
+    with TestClient(create_app(container, load_in_background=False), base_url=LOCAL) as c:
         yield c
 
 
