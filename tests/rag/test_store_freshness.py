@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from ingest.service import build_ingestor
+from rag.stores.freshness import Freshness
 from tests.conftest import ROOT
 from tests.ingest.test_sync import hashing_container
 
@@ -16,6 +19,7 @@ INGEST = """
 import sys
 from pathlib import Path
 from ingest.service import build_ingestor
+from rag.stores.freshness import Freshness
 from rag.container import Container
 from rag.settings import IngestSettings, Settings
 from rag.testing import HashingEmbedder
@@ -77,3 +81,42 @@ def test_its_own_writes_cost_no_reopen(tmp_path: Path) -> None:
     assert container.retriever.retrieve("lunch served noon hall", top_k=1, method="dense")
     freshness = container.vector_store._freshness
     assert freshness is not None and freshness.reopened == 0
+
+
+def test_a_reopen_waits_for_operations_in_flight_and_happens_once(tmp_path: Path) -> None:
+    """Another connection commits while one operation runs: the next operations reopen once,
+    after the running one has finished with the old client."""
+    path = tmp_path / "chroma.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("CREATE TABLE t (x)")
+    events: list[str] = []
+    freshness = Freshness(path, reopen=lambda: events.append("reopen"))
+    inside, release = threading.Event(), threading.Event()
+
+    def long_operation() -> None:
+        with freshness.access():
+            inside.set()
+            release.wait(10)
+            events.append("old client done")
+
+    def operation() -> None:
+        with freshness.access():
+            events.append("new client used")
+
+    first = threading.Thread(target=long_operation)
+    first.start()
+    assert inside.wait(10)
+    writer.execute("INSERT INTO t VALUES (1)")  # another process writes
+    later = [threading.Thread(target=operation) for _ in range(3)]
+    for thread in later:
+        thread.start()
+    release.set()
+    for thread in [first, *later]:
+        thread.join(10)
+    assert events[:2] == ["old client done", "reopen"]
+    assert events.count("reopen") == 1 and events.count("new client used") == 3
+    with freshness.access(writes=True):
+        writer.execute("INSERT INTO t VALUES (2)")  # as if this process wrote: no reopen
+    with freshness.access():
+        pass
+    assert events.count("reopen") == 1
