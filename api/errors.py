@@ -7,9 +7,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import (
+    AuthenticationError,
     BusyError,
     ConfigurationError,
     GenerationError,
@@ -17,6 +18,7 @@ from rag.errors import (
     IngestError,
     InvalidRequestError,
     NotFoundError,
+    PermissionDeniedError,
     RagsteadError,
     StoreError,
     TooLargeError,
@@ -27,6 +29,8 @@ log = logging.getLogger("ragstead.api")
 _STATUS: list[tuple[type[RagsteadError], int]] = [
     (TooLargeError, 413),
     (InvalidRequestError, 400),
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
     (IngestError, 422),
     (NotFoundError, 404),
     (BusyError, 503),
@@ -68,6 +72,8 @@ async def _ragstead_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+    if isinstance(exc, AuthenticationError):
+        headers = {"WWW-Authenticate": 'Bearer realm="ragstead"'}
     return JSONResponse(
         error_body(type(exc).__name__, exc.message, exc.hint), status_code=status, headers=headers
     )
@@ -86,17 +92,24 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-_HTTP_TYPES = {404: "NotFoundError", 405: "MethodNotAllowedError", 413: "TooLargeError"}
+_HTTP_TYPES = {404: "NotFoundError", 405: "MethodNotAllowedError", 401: "AuthenticationError", 413: "TooLargeError"}
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    """The framework's own errors (404 for an unknown path, 405...) in the same shape."""
-    assert isinstance(exc, HTTPException)
-    kind = _HTTP_TYPES.get(exc.status_code, "InvalidRequestError")
+    """The framework's own errors (unknown route, wrong method) in the same JSON shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    kind = _HTTP_TYPES.get(exc.status_code, "HTTPError")
+    message = str(exc.detail) if exc.detail else kind
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no route {request.url.path}"
+        hint: str | None = "see /docs for the routes"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+        hint = "see /docs for the methods each route takes"
+    else:
+        hint = None
     return JSONResponse(
-        error_body(kind, str(exc.detail), None),
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+        error_body(kind, message, hint), status_code=exc.status_code, headers=exc.headers
     )
 
 
@@ -129,6 +142,6 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on an app."""
     app.add_exception_handler(RagsteadError, _ragstead_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(UnicodeEncodeError, _unicode_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -1,4 +1,4 @@
-"""Request and response bodies of the REST API."""
+"""Request bodies of the REST API (responses are the core's own shapes: ``rag.types``)."""
 
 from __future__ import annotations
 
@@ -84,49 +84,6 @@ class ChatRequest(FilterFields):
     stream: bool = False
 
 
-class SentenceOut(BaseModel):
-    """Grounding of one answer sentence."""
-
-    text: str
-    citations: list[int]
-    supported: bool
-    score: float
-    missing: list[str] = []
-    kind: str = "claim"
-    reason: str = ""
-
-
-class CitationOut(BaseModel):
-    """One numbered source."""
-
-    n: int
-    source: str
-    page: int | None
-    chunk_id: str
-    score: float
-    text: str
-    title: str = ""
-    section: str = ""
-    quote: str = ""
-    inferred: bool = False
-
-
-class QueryResponse(BaseModel):
-    """The answer, its sources, its grounding and timings in milliseconds."""
-
-    answer: str
-    citations: list[CitationOut]
-    timings: dict[str, float]
-    model: str = ""
-    mode: str = "generative"
-    grounded: bool = True
-    sentences: list[SentenceOut] = []
-    removed_citations: list[int] = []
-    covered: bool = True
-    question: str = ""
-    usage: dict[str, int] = {}
-
-
 class Health(BaseModel):
     """Readiness."""
 
@@ -140,25 +97,6 @@ class RetrieveRequest(FilterFields):
     """A search over the indexed documents, with no generation."""
 
     question: str = Field(..., description="the question or search text")
-    top_k: int = Field(5, ge=1, le=100, description="passages to return")
-
-
-class PassageOut(BaseModel):
-    """One retrieved passage."""
-
-    chunk_id: str
-    doc_id: str
-    source: str
-    page: int | None
-    title: str = ""
-    section: str = ""
-    text: str
-    score: float
-    dense_rank: int | None = None
-    lexical_rank: int | None = None
-
-
-class RetrieveResponse(BaseModel):
-    """Passages, best first."""
-
-    passages: list[PassageOut]
+    top_k: int | None = Field(
+        None, ge=1, le=100, description="passages to return (default: retrieval.top_k)"
+    )

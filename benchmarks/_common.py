@@ -1,4 +1,5 @@
-"""Shared pieces of the benchmarks: the data path, the results folder, JSON output."""
+"""Shared pieces of the benchmarks: the data path, the results folder, the corpus index,
+JSON output."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import json
 import platform
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ingest.corpus import CorpusIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -23,6 +27,21 @@ def require(path: Path, what: str) -> Path:
         )
         raise SystemExit(2)
     return path
+
+
+def open_index(corpus: Path, index_dir: Path | None) -> CorpusIndex:
+    """The corpus index ``ragstead eval`` uses too (built on the first run, then reused)."""
+    from ingest.corpus import open_corpus_index
+    from rag.settings import load_settings
+
+    index = open_corpus_index(
+        load_settings(),
+        corpus,
+        index_dir=index_dir,
+        progress=lambda run: print(f"  {run.written} chunks written", file=sys.stderr),
+    )
+    print(index.run.summary(), file=sys.stderr)
+    return index
 
 
 def write(name: str, payload: dict[str, Any]) -> Path:

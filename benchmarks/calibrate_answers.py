@@ -12,7 +12,7 @@
    sampled COVID-QA dev questions and checked on the odd-numbered ones.
 
 Prints the figures and writes ``benchmarks/results/calibrate_answers.json``. Indexes are built
-(once) by ``ragstead eval answers``' index step under ``<data dir>/eval/``.
+(once) under ``<data dir>/eval/`` and shared with ``ragstead eval`` (``ingest.corpus``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.cli.eval_answers_cmds import eval_container  # noqa: E402
+from benchmarks._common import open_index  # noqa: E402
 from rag.answer_eval import EvalQuestion, load_questions, matches_gold  # noqa: E402
 from rag.extractive import Candidate, ExtractiveParams, candidates, choose, render  # noqa: E402
 from rag.grounding import passage_sentences  # noqa: E402
@@ -169,10 +169,10 @@ def main() -> int:
     covid_all = load_questions(covid_questions)
     covid = covid_all[:: args.every]
     sets = {
-        "covidqa": (eval_container(covid_corpus, None), covid),
-        "sec-10-q": (eval_container(sec_corpus, None), load_questions(sec_questions)),
+        "covidqa": (open_index(covid_corpus, None).container, covid),
+        "sec-10-q": (open_index(sec_corpus, None).container, load_questions(sec_questions)),
         "examples": (
-            eval_container(ROOT / "examples" / "docs", None),
+            open_index(ROOT / "examples" / "docs", None).container,
             load_questions(ROOT / "examples" / "questions.jsonl"),
         ),
     }

@@ -24,8 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.cli.eval_retrieval import eval_container, index_corpus
-from benchmarks._common import DEFAULT_DATA, RESULTS, require, table, write
+from benchmarks._common import DEFAULT_DATA, RESULTS, open_index, require, table, write
 from rag.evaluation.datasets import (
     QAQuestion,
     file_digest,
@@ -34,7 +33,8 @@ from rag.evaluation.datasets import (
     split_ids,
 )
 from rag.evaluation.metrics import contains_answer
-from rag.evaluation.runner import evaluate_qa, summarise
+from rag.evaluation.runner import summarise
+from rag.evaluation.service import EvaluationService
 from rag.stores.catalog import match_expression
 
 Search = Callable[[str], list[tuple[str, str]]]  # question -> [(doc_id, text)] best first
@@ -114,8 +114,9 @@ def main() -> None:
     splits = {"held-out": held_ids}
     if args.all:
         splits.update({"tune": tune_ids, "all": [q.id for q in questions]})
-    container = eval_container(None, corpus, args.index_dir)
-    index_corpus(container, corpus, quiet=False)
+    index = open_index(corpus, args.index_dir)
+    container = index.container
+    service = EvaluationService(container, index=index.run.as_dict())
     chunks = peer_chunks(corpus)
     cache = RESULTS / "cache" / f"covid-peer-{file_digest(corpus)}.npy"
     dense = peer_dense(chunks, container.embedder, cache)
@@ -126,13 +127,10 @@ def main() -> None:
         "langchain-dense": per_question(dense, measured),
         "langchain-bm25": per_question(bm25, measured),
     }
-    ragstead: dict[str, dict[str, dict[str, float]]] = {}
-    evaluate_qa(retriever, measured, per_query=ragstead)
+    ragstead = service.qa(measured).by_method
     rows.update({f"ragstead-{m}": r for m, r in ragstead.items()})
-    saved = retriever.params.neighbors
-    retriever.params.neighbors = 0
-    bare: dict[str, dict[str, dict[str, float]]] = {}
-    evaluate_qa(retriever, measured, methods=("hybrid",), per_query=bare)
+    saved, retriever.params.neighbors = retriever.params.neighbors, 0
+    bare = service.qa(measured, methods=("hybrid",)).by_method
     retriever.params.neighbors = saved
     rows["ragstead-hybrid, no neighbours"] = bare["hybrid"]
     results: dict[str, dict[str, object]] = {}
@@ -146,6 +144,7 @@ def main() -> None:
         {
             "peer_chunks": len(chunks),
             "ragstead_chunks": container.catalog.chunk_count(),
+            "index": index.run.as_dict(),
             "settings": container.settings.retrieval.model_dump(mode="json"),
             "results": results,
         },

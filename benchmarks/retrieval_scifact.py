@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.cli.eval_retrieval import eval_container, index_corpus
-from benchmarks._common import DEFAULT_DATA, require, table, write
+from benchmarks._common import DEFAULT_DATA, open_index, require, table, write
 from rag.evaluation.datasets import read_qrels, read_queries, split_ids
-from rag.evaluation.runner import evaluate_retrieval, summarise
+from rag.evaluation.runner import summarise
+from rag.evaluation.service import EvaluationService
 
 
 def _progress(method: str, n: int, total: int) -> None:
@@ -37,23 +37,19 @@ def main() -> None:
     args = ap.parse_args()
     root = require(args.data / "scifact", "SciFact")
     corpus = root / "corpus.jsonl"
-    container = eval_container(None, corpus, args.index_dir)
-    index_corpus(container, corpus, quiet=False)
+    index = open_index(corpus, args.index_dir)
+    container = index.container
+    service = EvaluationService(container, index=index.run.as_dict())
     queries = read_queries(root / "queries.jsonl")
     qrels = read_qrels(root / "qrels" / "train.tsv")
     _, held = split_ids(sorted(qrels), holdout=0.3)
-    retriever = container.retriever
     ids = sorted(qrels)
-    rows: dict[str, dict[str, dict[str, float]]] = {}
-    evaluate_retrieval(retriever, queries, qrels, per_query=rows, progress=_progress)
-    fusion = retriever.params.fusion
-    retriever.params.fusion = "rrf"
-    rrf: dict[str, dict[str, dict[str, float]]] = {}
-    evaluate_retrieval(
-        retriever, queries, qrels, methods=("hybrid",), per_query=rrf, progress=_progress
-    )
-    retriever.params.fusion = fusion
-    rows["hybrid-rrf"] = rrf["hybrid"]
+    rows = service.retrieval(queries, qrels, progress=_progress).by_method
+    params = container.retriever.params
+    fusion, params.fusion = params.fusion, "rrf"
+    rrf = service.retrieval(queries, qrels, methods=("hybrid",), progress=_progress)
+    params.fusion = fusion
+    rows["hybrid-rrf"] = rrf.by_method["hybrid"]
     results: dict[str, dict[str, object]] = {}
     for split, subset in (("train", ids), ("held-out", held)):
         for method, by_query in rows.items():
@@ -66,6 +62,7 @@ def main() -> None:
             "settings": container.settings.retrieval.model_dump(mode="json"),
             "chunks": container.catalog.chunk_count(),
             "index_dir": str(container.settings.data_dir),
+            "index": index.run.as_dict(),
             "results": results,
         },
     )

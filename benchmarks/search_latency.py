@@ -20,8 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.cli.eval_retrieval import eval_container, index_corpus
-from benchmarks._common import DEFAULT_DATA, require, write
+from benchmarks._common import DEFAULT_DATA, open_index, require, write
 from rag.evaluation.datasets import read_queries
 from rag.evaluation.metrics import percentile
 
@@ -36,8 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     root = require(args.data / "scifact", "SciFact")
     corpus = root / "corpus.jsonl"
-    container = eval_container(None, corpus, args.index_dir)
-    index_corpus(container, corpus, quiet=False)
+    container = open_index(corpus, args.index_dir).container
     if args.threads:
         import torch
 

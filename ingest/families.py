@@ -116,11 +116,9 @@ class FamilyBuilder:
                 old_chunk_ids[new.id] = c.id
                 chunks.append(new)
             docs.append((record, chunks))
-        get_vectors = getattr(self.store, "get_vectors", None)
-        found = get_vectors(list(old_chunk_ids.values())) if callable(get_vectors) else {}
+        found = self.store.get_vectors(list(old_chunk_ids.values()))
         vectors = {new: found[o] for new, o in old_chunk_ids.items() if o in found}
-        get_parts = getattr(self.store, "get_parts", None)
-        found_parts = get_parts(list(old_chunk_ids.values())) if callable(get_parts) else {}
+        found_parts = self.store.get_parts(list(old_chunk_ids.values()))
         parts = {new: found_parts[o] for new, o in old_chunk_ids.items() if o in found_parts}
         if reuse.rename:
             obsolete = [d.doc_id for d in old_docs]

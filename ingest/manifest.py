@@ -1,8 +1,8 @@
 """Ingestion's bookkeeping beside the catalog: failed files, the vector journal and the run lock.
 
 The catalog's ``documents`` table is the manifest (path, size, mtime, content hash, status,
-error, chunk count; the chunk ids are its ``chunks`` rows). This module writes what only
-ingestion needs, in the same SQLite file:
+error, chunk count; the chunk ids are its ``chunks`` rows). This module records what only
+ingestion needs, through the catalog and in its database:
 
 - a failed file is a ``documents`` row with ``status='failed'`` and the reason in ``error``; a
   changed file that now fails keeps its previous chunks (the row says so) until it parses again;
@@ -18,7 +18,7 @@ ingestion needs, in the same SQLite file:
 
 Example::
 
-    manifest = Manifest(catalog.path)
+    manifest = Manifest(catalog)
     with IngestLock(catalog.path.parent / "ingest.lock"):
         manifest.recover(store)
 """
@@ -26,18 +26,16 @@ Example::
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar
 
 from rag.errors import BusyError, StoreError
-from rag.stores.catalog import DocumentRecord
+from rag.stores.catalog import Catalog, DocumentRecord
 from rag.stores.vector_store import VectorStore
 
 _SCHEMA = """
@@ -109,84 +107,45 @@ class IngestLock:
 
 
 class Manifest:
-    """Failed files, touched files, chunk ids by document and the vector journal."""
+    """Ingestion's side of the catalog: failed and touched files, and the vector journal.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
+    It writes the ``documents`` table only through the catalog, and owns ``ingest_pending``
+    in the catalog's database (the same connection, so no second writer).
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.db = catalog.db
         try:
-            self._conn().executescript(_SCHEMA)
+            self.db.connect().executescript(_SCHEMA)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the manifest at {path}: {exc}") from exc
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._local.conn = conn
-        return conn
+            raise StoreError(f"cannot open the manifest at {catalog.path}: {exc}") from exc
 
     def _write(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         self._write_all([(sql, rows)])
 
     def _write_all(self, statements: Sequence[tuple[str, Iterable[Sequence[object]]]]) -> None:
         """Run each statement over its rows, all in one transaction."""
-        conn = self._conn()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for sql, rows in statements:
-                conn.executemany(sql, rows)
-            conn.execute("COMMIT")
+            with self.db.transaction() as conn:
+                for sql, rows in statements:
+                    conn.executemany(sql, rows)
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             raise StoreError(f"manifest write failed: {exc}") from exc
 
     # -- documents -------------------------------------------------------------------------
 
     def mark_failed(self, record: DocumentRecord, error: str) -> None:
         """Record a file that could not be ingested; an indexed earlier version stays indexed."""
-        metadata = json.dumps(record.metadata)
-        self._write(
-            "INSERT INTO documents (doc_id, source, size, mtime, content_hash, status, error,"
-            " title, doc_type, groups, parent_id, n_chunks, indexed_at, metadata)"
-            " VALUES (?,?,?,?,?,'failed',?,?,?,?,NULL,0,?,?)"
-            " ON CONFLICT(doc_id) DO UPDATE SET size=excluded.size, mtime=excluded.mtime,"
-            " content_hash=excluded.content_hash, status='failed', error=excluded.error,"
-            " indexed_at=excluded.indexed_at",
-            [
-                (
-                    record.doc_id,
-                    record.source,
-                    record.size,
-                    record.mtime,
-                    record.content_hash,
-                    error,
-                    record.title,
-                    record.doc_type,
-                    ",".join(record.groups),
-                    time.time(),
-                    metadata,
-                )
-            ],
-        )
+        self.catalog.mark_failed(record, error)
 
     def touch(self, doc_id: str, size: int, mtime: float) -> None:
         """A file whose bytes did not change got a new mtime: record it, keep its chunks."""
-        self._write("UPDATE documents SET size=?, mtime=? WHERE doc_id=?", [(size, mtime, doc_id)])
+        self.catalog.touch(doc_id, size, mtime)
 
     def chunk_ids(self, doc_ids: Sequence[str]) -> list[str]:
         """Live chunk ids of these documents."""
-        ids: list[str] = []
-        conn = self._conn()
-        for start in range(0, len(doc_ids), _SQL_BATCH):
-            part = list(doc_ids[start : start + _SQL_BATCH])
-            marks = ",".join("?" * len(part))
-            ids.extend(
-                r[0] for r in conn.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", part)
-            )
-        return ids
+        return self.catalog.chunk_ids(doc_ids)
 
     # -- the vector journal ------------------------------------------------------------------
 
@@ -211,7 +170,7 @@ class Manifest:
 
     def journal_size(self) -> int:
         """Ids in the journal (0 after every clean run)."""
-        return int(self._conn().execute("SELECT count(*) FROM ingest_pending").fetchone()[0])
+        return int(self.db.connect().execute("SELECT count(*) FROM ingest_pending").fetchone()[0])
 
     def recover(self, store: VectorStore) -> int:
         """Delete journalled vectors the catalog does not hold (left by a crash); returns them.
@@ -219,16 +178,16 @@ class Manifest:
         Documents whose live chunks were being overwritten in place are marked changed (no
         hash, no mtime), so the next run parses and re-indexes them.
         """
-        conn = self._conn()
+        conn = self.db.connect()
         pending = [r[0] for r in conn.execute("SELECT id FROM ingest_pending")]
         rewritten = [r[0] for r in conn.execute("SELECT id FROM ingest_rewrite")]
         if not pending and not rewritten:
             return 0
-        live = set(self.live(pending))
+        live = set(self.catalog.live(pending))
         orphans = [i for i in pending if i not in live]
         if orphans:
             store.delete(orphans)
-        stale = self._documents_of(self.live(rewritten))
+        stale = self._documents_of(self.catalog.live(rewritten))
         self._write_all(
             [
                 ("UPDATE documents SET mtime=-1, content_hash='' WHERE doc_id=?", stale),
@@ -241,7 +200,7 @@ class Manifest:
     def _documents_of(self, chunk_ids: Sequence[str]) -> list[tuple[str]]:
         """The documents holding these chunks, and their parents (the files to re-parse)."""
         docs: set[str] = set()
-        conn = self._conn()
+        conn = self.db.connect()
         for start in range(0, len(chunk_ids), _SQL_BATCH):
             part = list(chunk_ids[start : start + _SQL_BATCH])
             marks = ",".join("?" * len(part))
@@ -259,15 +218,3 @@ class Manifest:
                     ).fetchone()
                     parent_id = row[0] if row else None
         return [(d,) for d in sorted(docs)]
-
-    def live(self, ids: Sequence[str]) -> list[str]:
-        """The ids among ``ids`` that are live chunks in the catalog."""
-        found: list[str] = []
-        conn = self._conn()
-        for start in range(0, len(ids), _SQL_BATCH):
-            part = list(ids[start : start + _SQL_BATCH])
-            marks = ",".join("?" * len(part))
-            found.extend(
-                r[0] for r in conn.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", part)
-            )
-        return found

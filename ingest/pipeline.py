@@ -37,6 +37,7 @@ from ingest.workers import (
     file_hash,
 )
 from ingest.writer import Family, IndexWriter, make_chunks
+from rag.embedders.base import Embedder
 from rag.errors import ConfigurationError, NotFoundError
 from rag.stores.catalog import Catalog, DocumentRecord
 from rag.stores.vector_store import VectorStore
@@ -86,7 +87,7 @@ class Ingestor:
 
     def __init__(
         self,
-        embedder: Any,
+        embedder: Embedder,
         store: VectorStore,
         catalog: Catalog,
         *,
@@ -110,7 +111,7 @@ class Ingestor:
         self.worker_nice = worker_nice
         self.groups = tuple(groups)
         self.sentence_vectors = sentence_vectors
-        self.manifest = Manifest(catalog.path)
+        self.manifest = Manifest(catalog)
         self.lock_path = catalog.path.parent / "ingest.lock"
         self._budget_checked = False
 
@@ -118,7 +119,7 @@ class Ingestor:
     def index_config(self) -> dict[str, Any]:
         """What chunks depend on besides the bytes; a change re-indexes every file."""
         return {
-            "embedder": str(getattr(self.embedder, "name", "")),
+            "embedder": self.embedder.name,
             "max_tokens": self.max_tokens,
             "min_tokens": self.min_tokens,
             "chunker": CHUNKER_VERSION,
@@ -211,8 +212,8 @@ class Ingestor:
         """The chunk budget must fit the embedder's window (loads the model, once)."""
         if self._budget_checked:
             return
-        limit = getattr(self.embedder, "max_tokens", None)
-        if isinstance(limit, int) and self.max_tokens > limit:
+        limit = self.embedder.max_tokens
+        if limit is not None and self.max_tokens > limit:
             raise ConfigurationError(
                 f"chunking.max_tokens is {self.max_tokens}, over the embedder's window of"
                 f" {limit} tokens: chunks would be cut",
@@ -222,8 +223,7 @@ class Ingestor:
 
     def _chunk_options(self) -> tuple[ChunkOptions, int]:
         """Options for the parse workers, and how many (0 when the counter cannot travel)."""
-        make = getattr(self.embedder, "token_counter", None)
-        counter = make() if callable(make) else None
+        counter = self.embedder.token_counter()
         if counter is None:
             counter = self.embedder.count_tokens
             try:

@@ -11,7 +11,7 @@ documents the next run re-indexes (:meth:`ingest.manifest.Manifest.recover`).
 
 Example::
 
-    writer = IndexWriter(embedder, store, catalog, Manifest(catalog.path), batch=256)
+    writer = IndexWriter(embedder, store, catalog, Manifest(catalog), batch=256)
     writer.add(Family([(record, chunks)]))
     writer.flush()
 """
@@ -25,13 +25,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from ingest.chunker import ChunkDraft
 from ingest.manifest import Manifest
 from rag.chunk_vectors import embed_chunks, sentence_texts
+from rag.embedders.base import Embedder
 from rag.errors import NotFoundError, StoreError
 from rag.stores.catalog import Catalog, DocumentRecord
 from rag.stores.vector_store import VectorStore
@@ -92,7 +92,7 @@ class IndexWriter:
 
     def __init__(
         self,
-        embedder: Any,
+        embedder: Embedder,
         store: VectorStore,
         catalog: Catalog,
         manifest: Manifest,
@@ -127,7 +127,7 @@ class IndexWriter:
         """Chunk vectors and (with ``sentences``) sentence vectors, in progress-sized slices."""
         if self.before_embed is not None:
             self.before_embed()
-        size = max(64, 2 * int(getattr(self.embedder, "batch_size", 32)))
+        size = max(64, 2 * self.embedder.batch_size)
         whole: list[np.ndarray] = []
         parts: list[np.ndarray] | None = [] if self.sentences else None
         for start in range(0, len(chunks), size):

@@ -1,0 +1,44 @@
+"""Ragstead's core: retrieval, answers and the seams a deployment swaps.
+
+The public surface::
+
+    from rag import Assistant, Container, Retriever, Settings
+
+    container = Container(Settings(data_dir=Path("/srv/ragstead")))
+    answer = container.assistant.ask("How many days of annual leave?")
+
+Seams (subclass or implement one, register a factory, set its ``kind``): ``Embedder``
+(``rag.embedders``), ``VectorStore`` (``rag.stores.vector_store``), ``LexicalIndex``
+(``rag.stores.lexical_index``), ``Generator`` (``rag.generators``), ``Reranker``
+(``rag.rerank``). Filters cross every seam as ``Filters``.
+"""
+
+from __future__ import annotations
+
+from rag.assistant import Assistant
+from rag.container import Container
+from rag.embedders.base import Embedder
+from rag.filters import Filters
+from rag.generators.base import Generator
+from rag.retriever import Retriever
+from rag.settings import Settings, load_settings
+from rag.stores.lexical_index import LexicalIndex
+from rag.stores.vector_store import VectorStore
+from rag.types import Answer, Chunk, Citation, Passage
+
+__all__ = [
+    "Answer",
+    "Assistant",
+    "Chunk",
+    "Citation",
+    "Container",
+    "Embedder",
+    "Filters",
+    "Generator",
+    "LexicalIndex",
+    "Passage",
+    "Retriever",
+    "Settings",
+    "VectorStore",
+    "load_settings",
+]

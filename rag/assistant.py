@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from typing import Self, cast
 
 from rag.conversation import QueryRewriter, split_conversation
+from rag.embedders.base import Embedder
 from rag.errors import InvalidRequestError
 from rag.extractive import ExtractiveAnswerer, ExtractiveParams
 from rag.filters import Filters
 from rag.generators.base import Generator, Message
-from rag.grounding import EmbeddingCache, GroundingChecker, TextEmbedder
+from rag.grounding import EmbeddingCache, GroundingChecker, quoted_sources
 from rag.prompting import PromptTemplate, build_messages, prompt_tokens
 from rag.retriever import Retriever
 from rag.text import drop_repeated_sentences, sentence_key, sentence_spans
@@ -70,23 +71,6 @@ def is_valid_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def citations_for(passages: Sequence[Passage]) -> list[Citation]:
-    """Numbered citations, one per passage (as given to the model)."""
-    return [
-        Citation(
-            n=i,
-            source=p.chunk.source,
-            page=p.chunk.page,
-            chunk_id=p.chunk.id,
-            score=p.score,
-            text=p.chunk.text,
-            title=p.chunk.title,
-            section=p.chunk.section,
-        )
-        for i, p in enumerate(passages, 1)
-    ]
 
 
 @dataclass
@@ -215,20 +199,14 @@ class Assistant:
         retriever: Retriever,
         generator: Generator,
         *,
-        embedder: TextEmbedder | None = None,
+        embedder: Embedder | None = None,
         config: AnswerConfig | None = None,
         rewriter: QueryRewriter | None = None,
-        max_new_tokens: int | None = None,
-        template: PromptTemplate | None = None,
     ) -> None:
         self.retriever = retriever
         self.generator = generator
-        self.embedder: TextEmbedder = embedder or cast(TextEmbedder, retriever.embedder)
+        self.embedder: Embedder = embedder or cast(Embedder, retriever.embedder)
         self.config = config or AnswerConfig()
-        if max_new_tokens is not None:
-            self.config.max_new_tokens = max_new_tokens
-        if template is not None:
-            self.config.template = template
         if self.config.mode not in MODES:
             raise InvalidRequestError(f"unknown answer mode {self.config.mode!r}")
         self.vectors = EmbeddingCache(self.embedder)
@@ -237,6 +215,15 @@ class Assistant:
         self.rewriter = rewriter
 
     # -- public API ----------------------------------------------------------------------------
+
+    def search(
+        self, question: str, *, top_k: int = 5, filters: Filters | None = None
+    ) -> list[Citation]:
+        """The ``top_k`` best passages as sources, each quoting its sentence nearest the
+        question and citing that sentence's page (no answer is written)."""
+        question = validate_question(question)
+        passages = self.retriever.retrieve(question, top_k=top_k, filters=filters)
+        return quoted_sources(question, passages, self.vectors)
 
     def ask(
         self,

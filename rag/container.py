@@ -6,90 +6,78 @@ from functools import cached_property
 
 from rag.assistant import AnswerConfig, Assistant
 from rag.conversation import ModelRewriter, QueryRewriter, RuleRewriter
-from rag.embedder import SentenceTransformerEmbedder
+from rag.embedders import Embedder, build_embedder
 from rag.generators import build_generator
 from rag.generators.base import Generator
 from rag.prompting import PromptTemplate
 from rag.rerank import CrossEncoderReranker
-from rag.retriever import RetrievalParams, Retriever
+from rag.retriever import Retriever
 from rag.settings import Settings
 from rag.stores.catalog import Catalog
-from rag.stores.vector_store import ChromaStore
+from rag.stores.lexical_index import LexicalIndex
+from rag.stores.registry import build_vector_store
+from rag.stores.vector_store import VectorStore
 
 
 class Container:
-    """Builds the embedder, stores, retriever, generator and assistant for one settings object."""
+    """Builds the embedder, stores, retriever, generator and assistant for one settings object.
 
-    def __init__(self, settings: Settings) -> None:
+    Each seam may be given instead of built (a test's fake, a store the caller already
+    opened): ``Container(settings, embedder=HashingEmbedder())``. Everything else is built
+    from ``settings`` on first use, once.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        vector_store: VectorStore | None = None,
+        lexical_index: LexicalIndex | None = None,
+        generator: Generator | None = None,
+    ) -> None:
         self.settings = settings
+        given = {
+            "embedder": embedder,
+            "vector_store": vector_store,
+            "generator": generator,
+        }
+        for name, value in given.items():
+            if value is not None:
+                self.__dict__[name] = value  # what cached_property would have stored
+        self._lexical_index = lexical_index
 
     @cached_property
-    def embedder(self) -> SentenceTransformerEmbedder:
+    def embedder(self) -> Embedder:
         """The embedder (model loads on first use)."""
-        s = self.settings.embedder
-        return SentenceTransformerEmbedder(
-            s.model_dir,
-            device=s.device,
-            dtype=s.dtype,
-            batch_size=s.batch_size,
-            query_cache_size=self.settings.retrieval.query_cache_size,
-            cache_dir=self.settings.models_dir,
-            query_runtime=s.query_runtime,
-        )
+        return build_embedder(self.settings)
 
     @cached_property
-    def vector_store(self) -> ChromaStore:
-        """Chroma in the data directory, or the configured server."""
-        s = self.settings.store
-        if s.chroma_host:
-            return ChromaStore.server(s.chroma_host, s.chroma_port, s.collection)
-        return ChromaStore.local(self.settings.chroma_dir, s.collection)
+    def vector_store(self) -> VectorStore:
+        """The configured vector store (Chroma in the data directory by default)."""
+        return build_vector_store(self.settings)
 
     @cached_property
     def catalog(self) -> Catalog:
-        """Manifest, chunk texts and the BM25 index."""
-        return Catalog(self.settings.index_path)
+        """Manifest and chunk texts, keeping the lexical index in step."""
+        return Catalog(self.settings.index_path, lexical=self._lexical_index)
+
+    @property
+    def lexical_index(self) -> LexicalIndex:
+        """BM25 over chunk texts (SQLite FTS5 in the catalog's file unless given)."""
+        return self.catalog.lexical
 
     @cached_property
     def retriever(self) -> Retriever:
         """Hybrid retriever."""
         r = self.settings.retrieval
-        params = RetrievalParams(
-            dense_candidates=r.dense_candidates,
-            sentence_candidates=r.sentence_candidates,
-            lexical_candidates=r.lexical_candidates,
-            fusion=r.fusion,
-            dense_weight=r.dense_weight,
-            sentence_weight=r.sentence_weight,
-            rrf_k=r.rrf_k,
-            title_weight=r.title_weight,
-            context_weight=r.context_weight,
-            mmr_lambda=r.mmr_lambda,
-            neighbors=r.neighbors,
-            rerank_candidates=r.rerank_candidates,
-        )
         reranker = CrossEncoderReranker(r.reranker_dir) if r.reranker_dir else None
-        return Retriever(self.embedder, self.vector_store, self.catalog, params, reranker=reranker)
+        return Retriever(self.embedder, self.vector_store, self.catalog, r, reranker=reranker)
 
     @cached_property
     def generator(self) -> Generator:
         """The answer-writing model (loads on first use)."""
-        g = self.settings.generator
-        return build_generator(
-            g.kind,
-            model_dir=g.model_dir,
-            base_url=g.base_url,
-            model=g.model,
-            api_key=g.api_key,
-            cache_dir=self.settings.models_dir,
-            device=g.device,
-            dtype=g.dtype,
-            timeout_s=g.timeout_s,
-            max_queue=g.max_queue,
-            temperature=g.temperature,
-            max_retries=g.max_retries,
-            context_window=g.context_window,
-        )
+        return build_generator(self.settings)
 
     @property
     def embedded_generator(self) -> bool:

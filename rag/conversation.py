@@ -28,9 +28,9 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.embedders.base import Embedder
 from rag.errors import InvalidRequestError, TooLargeError
 from rag.generators.base import Generator, Message, complete
-from rag.grounding import TextEmbedder
 from rag.text import STOPWORDS, content_words, strip_markers
 
 MAX_MESSAGES = 200
@@ -129,7 +129,7 @@ def _tail(text: str, limit: int = REWRITE_TURN_CHARS) -> str:
 class RuleRewriter:
     """Rewrites follow-ups by substitution or by adding the previous question as context."""
 
-    def __init__(self, embedder: TextEmbedder, *, min_similarity: float = 0.3) -> None:
+    def __init__(self, embedder: Embedder, *, min_similarity: float = 0.3) -> None:
         self.embedder = embedder
         self.min_similarity = min_similarity
 

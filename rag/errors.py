@@ -9,6 +9,8 @@ codes.
     │   └── ModelNotInstalledError a model package or directory is missing (says how to install)
     ├── InvalidRequestError        the caller asked for something malformed (empty question...)
     │   └── TooLargeError          a request, message or history over its size limit
+    ├── AuthenticationError        no credentials, or ones that are invalid or expired (401)
+    ├── PermissionDeniedError      a known caller without the scope or collection needed (403)
     ├── NotFoundError              a document, file or collection that does not exist
     ├── IngestError                one file could not be ingested (the run goes on)
     │   ├── UnsupportedFormatError the format is not supported (says what to convert to)
@@ -48,6 +50,14 @@ class InvalidRequestError(RagsteadError):
 
 class TooLargeError(InvalidRequestError):
     """A request body, message or conversation is over its size limit."""
+
+
+class AuthenticationError(RagsteadError):
+    """The request carries no credentials, or invalid, revoked or expired ones."""
+
+
+class PermissionDeniedError(RagsteadError):
+    """The caller is known but lacks the scope or collection the request needs."""
 
 
 class NotFoundError(RagsteadError):

@@ -18,7 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.grounding import EmbeddingCache, PassageSentence, TextEmbedder, passage_sentences
+from rag.embedders.base import Embedder
+from rag.grounding import EmbeddingCache, PassageSentence, passage_sentences
 from rag.text import content_words
 from rag.types import Passage
 
@@ -107,7 +108,7 @@ def render(chosen: Sequence[PassageSentence]) -> str:
 class ExtractiveAnswerer:
     """Picks answer sentences from passages (see the module doc)."""
 
-    def __init__(self, embedder: TextEmbedder, params: ExtractiveParams | None = None) -> None:
+    def __init__(self, embedder: Embedder, params: ExtractiveParams | None = None) -> None:
         self.embedder = embedder
         self.params = params or ExtractiveParams()
 

@@ -1,4 +1,8 @@
-"""Metadata filters, applied inside both retrievers (Chroma ``where`` and SQL), never after.
+"""Metadata filters: Ragstead's own value, which every store translates into its own dialect.
+
+The vector store (``rag.stores.vector_store``: a Chroma ``where``) and the lexical index
+(``rag.stores.sql_filters``: SQL) apply a ``Filters`` inside their searches, never after;
+``matches`` re-checks a chunk with the same rules.
 
 A ``Filters`` value says which chunks a search may return. Every field is optional and the
 fields combine with AND:
@@ -12,7 +16,8 @@ fields combine with AND:
 - ``tags``: labels the chunk must all carry;
 - ``groups``: the caller's access groups. ``None`` means no access check (a trusted local
   caller); a set, even an empty one, sees unrestricted documents plus those shared with one
-  of its groups.
+  of its groups;
+- ``doc_ids``: the documents a search may use (the retriever resolves ``source`` into it).
 
 Example::
 
@@ -96,14 +101,19 @@ class Filters:
     date_to: float | None = None
     tags: tuple[str, ...] = ()
     groups: frozenset[str] | None = None
+    #: the documents the search may use (None: any). The retriever resolves ``source`` into it
+    #: for stores that cannot match a glob (Chroma).
+    doc_ids: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         for name in ("doc_types", "tags"):
             value = getattr(self, name)
             if isinstance(value, str):
                 object.__setattr__(self, name, (value,))
-        if self.groups is not None and not isinstance(self.groups, frozenset):
-            object.__setattr__(self, "groups", frozenset(self.groups))
+        for name in ("groups", "doc_ids"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, frozenset):
+                object.__setattr__(self, name, frozenset(value))
         if (
             self.date_from is not None
             and self.date_to is not None
@@ -116,11 +126,6 @@ class Filters:
         for name in ("doc_types", "tags"):
             if any("," in v for v in getattr(self, name)):
                 raise InvalidRequestError(f"{name} may not contain commas")
-
-    @property
-    def is_empty(self) -> bool:
-        """True when nothing is filtered (and no access check applies)."""
-        return self == Filters()
 
     def with_groups(self, groups: Iterable[str] | None) -> Filters:
         """The same filters for a caller in ``groups`` (None: no access check)."""
@@ -188,77 +193,9 @@ class Filters:
         return out
 
 
-def chroma_where(filters: Filters, doc_ids: Sequence[str] | None = None) -> dict[str, Any] | None:
-    """The Chroma ``where`` clause for ``filters``; ``doc_ids`` are the documents whose source
-    matches the glob (Chroma has no glob operator), resolved by the catalog beforehand."""
-    clauses: list[dict[str, Any]] = []
-    if doc_ids is not None:
-        clauses.append({"doc_id": {"$in": list(doc_ids)}})
-    if filters.doc_types:
-        clauses.append({"doc_type": {"$in": list(filters.doc_types)}})
-    if filters.section:
-        clauses.append({"sections": {"$contains": _section(filters.section)}})
-    if filters.date_from is not None:
-        clauses.append({"mtime": {"$gte": filters.date_from}})
-    if filters.date_to is not None:
-        clauses.append({"mtime": {"$lte": filters.date_to}})
-    clauses.extend({"tags": {"$contains": t}} for t in filters.tags)
-    if filters.groups is not None:
-        allowed: list[dict[str, Any]] = [{"restricted": False}]
-        allowed.extend({"groups": {"$contains": g}} for g in sorted(filters.groups))
-        clauses.append(allowed[0] if len(allowed) == 1 else {"$or": allowed})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def _section(section: str) -> str:
+def section_path(section: str) -> str:
+    """A section path in its stored form: parts joined by " > " without stray spaces."""
     return " > ".join(p.strip() for p in section.split(">") if p.strip())
-
-
-def _listed(column: str) -> str:
-    return f"(',' || {column} || ',') LIKE ('%,' || ? || ',%')"
-
-
-def source_sql(pattern: str, column: str = "source") -> tuple[str, list[Any]]:
-    """SQL matching a source glob: the whole path, or its end for a relative pattern."""
-    if pattern.startswith("/") or pattern.startswith("*"):
-        return f"{column} GLOB ?", [pattern]
-    return f"({column} GLOB ? OR {column} GLOB ?)", [pattern, f"*/{pattern}"]
-
-
-def sql_where(filters: Filters, alias: str = "c") -> tuple[str, list[Any]]:
-    """A SQL condition on the ``chunks`` table (as ``alias``) and its parameters."""
-    parts: list[str] = []
-    params: list[Any] = []
-    if filters.source:
-        sql, p = source_sql(filters.source, f"{alias}.source")
-        parts.append(sql)
-        params.extend(p)
-    if filters.doc_types:
-        parts.append(f"{alias}.doc_type IN ({','.join('?' * len(filters.doc_types))})")
-        params.extend(filters.doc_types)
-    if filters.section:
-        section = _section(filters.section)
-        parts.append(f"({alias}.section = ? OR {alias}.section LIKE ? ESCAPE '\\')")
-        escaped = section.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params.extend([section, f"{escaped} > %"])
-    if filters.date_from is not None:
-        parts.append(f"{alias}.mtime >= ?")
-        params.append(filters.date_from)
-    if filters.date_to is not None:
-        parts.append(f"{alias}.mtime <= ?")
-        params.append(filters.date_to)
-    for tag in filters.tags:
-        parts.append(_listed(f"{alias}.tags"))
-        params.append(tag)
-    if filters.groups is not None:
-        allowed = [f"{alias}.groups = ''"]
-        for group in sorted(filters.groups):
-            allowed.append(_listed(f"{alias}.groups"))
-            params.append(group)
-        parts.append("(" + " OR ".join(allowed) + ")")
-    return " AND ".join(parts), params
 
 
 def matches(filters: Filters, chunk: Chunk) -> bool:
@@ -272,8 +209,10 @@ def matches(filters: Filters, chunk: Chunk) -> bool:
             return False
     if filters.doc_types and chunk.doc_type not in filters.doc_types:
         return False
+    if filters.doc_ids is not None and chunk.doc_id not in filters.doc_ids:
+        return False
     if filters.section:
-        section = _section(filters.section)
+        section = section_path(filters.section)
         if not (chunk.section == section or chunk.section.startswith(section + " > ")):
             return False
     if filters.date_from is not None and chunk.mtime < filters.date_from:

@@ -23,10 +23,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
+from rag.embedders.base import Embedder
 from rag.text import (
     CITATION_MARKER,
     content_words,
@@ -51,19 +51,11 @@ REFUSAL = re.compile(
 COPIED = 0.9
 
 
-class TextEmbedder(Protocol):
-    """What grounding needs of an embedder: unit-length vectors for a batch of texts."""
-
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts; float32 array (len(texts), dim), L2-normalised."""
-        ...
-
-
 class EmbeddingCache:
     """Embeds each distinct text once: a bounded, thread-safe LRU shared by the requests of an
     assistant (the sentences of popular passages are embedded once, not on every answer)."""
 
-    def __init__(self, embedder: TextEmbedder, *, max_items: int = 50_000) -> None:
+    def __init__(self, embedder: Embedder, *, max_items: int = 50_000) -> None:
         self.embedder = embedder
         self.max_items = max_items
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -179,7 +171,7 @@ def claims_of(text: str) -> list[_Claim]:
 class GroundingChecker:
     """Scores each answer sentence for support by its cited passages (see the module doc)."""
 
-    def __init__(self, embedder: TextEmbedder, *, min_similarity: float = 0.63) -> None:
+    def __init__(self, embedder: Embedder, *, min_similarity: float = 0.63) -> None:
         self.embedder = embedder
         self.min_similarity = min_similarity
 
@@ -232,9 +224,7 @@ class GroundingChecker:
             passage = passages[n - 1]
             quote = best_quote.get(n)
             citations.append(
-                _citation(
-                    n, passage, quote[1] if quote else None, inferred=n not in cited_explicitly
-                )
+                cite(n, passage, quote[1] if quote else None, inferred=n not in cited_explicitly)
             )
         return Grounding(text, supports, citations, removed)
 
@@ -320,9 +310,25 @@ def _refs(numbers: Sequence[int]) -> str:
     return ", ".join(f"[{n}]" for n in numbers) or "(none)"
 
 
-def _citation(
-    n: int, passage: Passage, quote: PassageSentence | None, *, inferred: bool
-) -> Citation:
+def quoted_sources(
+    question: str, passages: Sequence[Passage], cache: EmbeddingCache
+) -> list[Citation]:
+    """Passages as numbered sources, each quoting its sentence nearest the question (and
+    citing that sentence's page)."""
+    sentences = passage_sentences(passages)
+    best: dict[int, tuple[float, PassageSentence]] = {}
+    if sentences:
+        sims = cache.vectors([s.text for s in sentences]) @ cache.vectors([question])[0]
+        for sim, sentence in zip(sims, sentences, strict=True):
+            if sentence.n not in best or sim > best[sentence.n][0]:
+                best[sentence.n] = (float(sim), sentence)
+    return [
+        cite(n, p, best[n][1] if n in best else None, inferred=False)
+        for n, p in enumerate(passages, 1)
+    ]
+
+
+def cite(n: int, passage: Passage, quote: PassageSentence | None, *, inferred: bool) -> Citation:
     chunk = passage.chunk
     page = chunk.page_at(quote.start) if quote is not None else chunk.page
     return Citation(
@@ -336,4 +342,8 @@ def _citation(
         section=chunk.section,
         quote=quote.text if quote is not None else "",
         inferred=inferred,
+        doc_id=chunk.doc_id,
+        page_end=chunk.page_end,
+        dense_rank=passage.dense_rank,
+        lexical_rank=passage.lexical_rank,
     )

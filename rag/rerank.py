@@ -22,14 +22,14 @@ scorer)::
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import rag.offline  # noqa: F401
-from rag.embedder import resolve_device
 from rag.errors import ConfigurationError
+from rag.generators.transformers_loader import resolve_device
+from rag.model_cache import cached_model
 
 
 @runtime_checkable
@@ -41,10 +41,6 @@ class Reranker(Protocol):
     def score(self, question: str, texts: Sequence[str]) -> list[float]:
         """One score per text, in the order given."""
         ...
-
-
-_MODELS: dict[tuple[str, str], Any] = {}
-_LOCK = threading.Lock()
 
 
 class CrossEncoderReranker:
@@ -64,15 +60,14 @@ class CrossEncoderReranker:
     @property
     def model(self) -> Any:
         """The loaded CrossEncoder (loads on first use)."""
-        key = (str(self.model_dir), resolve_device(self.device))
-        with _LOCK:
-            if key not in _MODELS:
-                from sentence_transformers import CrossEncoder
+        device = resolve_device(self.device)
 
-                _MODELS[key] = CrossEncoder(
-                    str(self.model_dir), device=key[1], local_files_only=True
-                )
-            return _MODELS[key]
+        def load() -> Any:
+            from sentence_transformers import CrossEncoder
+
+            return CrossEncoder(str(self.model_dir), device=device, local_files_only=True)
+
+        return cached_model(("reranker", str(self.model_dir), device), load)
 
     def score(self, question: str, texts: Sequence[str]) -> list[float]:
         """Cross-encoder scores of (question, text) pairs."""

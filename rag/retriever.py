@@ -4,14 +4,14 @@ Dense search gives two lists: chunks by their own vector, and chunks by their be
 vector (``rag.chunk_vectors``); BM25 matches a chunk's title and section path, its text, and
 its neighbours' text at a lower weight (``rag.stores.catalog``). All three are fused.
 
-All retrievers apply the same ``Filters`` inside their search (a Chroma ``where`` clause, a SQL
-condition), so a filtered search returns the best matching chunks rather than the matching few
-among the best. The fused candidates may then be reranked (``Reranker`` seam), diversified
-(MMR) and widened with their neighbouring chunks.
+Both stores apply the same ``Filters`` inside their search (each translates it into its own
+dialect; the retriever holds none), so a filtered search returns the best matching chunks
+rather than the matching few among the best. The fused candidates may then be reranked
+(``Reranker`` seam), diversified (MMR) and widened with their neighbouring chunks.
 
 Example::
 
-    retriever = Retriever(embedder, store, catalog, RetrievalParams(neighbors=1))
+    retriever = Retriever(embedder, store, catalog, RetrievalSettings(neighbors=1))
     passages = retriever.retrieve("How long is parental leave?", top_k=5,
                                   filters=Filters(doc_types=("pdf",), groups=frozenset({"hr"})))
 """
@@ -21,15 +21,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 
+from rag.embedders.base import Embedder
 from rag.errors import InvalidRequestError
-from rag.filters import Filters, chroma_where, matches, sql_where
+from rag.filters import Filters, matches
 from rag.fusion import blend, rrf
 from rag.rerank import Reranker
+from rag.settings import RetrievalSettings
 from rag.stores.catalog import Catalog
 from rag.stores.vector_store import VectorStore
 from rag.types import Chunk, Passage
@@ -42,56 +43,23 @@ METHODS: tuple[Method, ...] = ("dense", "lexical", "hybrid")
 _SIDE_SEARCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ragstead-search")
 
 
-class QueryEmbedder(Protocol):
-    """What retrieval needs of an embedder: one query vector (cached by the embedder)."""
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """Unit-length query vector."""
-        ...
-
-
-@dataclass
-class RetrievalParams:
-    """Candidate counts, fusion and the optional steps after it (defaults measured on SciFact)."""
-
-    dense_candidates: int = 200
-    #: chunks the best-sentence search hands to fusion (it reads 3 sentence hits per chunk).
-    sentence_candidates: int = 100
-    lexical_candidates: int = 200
-    fusion: Literal["blend", "rrf"] = "blend"
-    #: weight of the dense scores in the blend (lexical gets 1 - dense_weight).
-    dense_weight: float = 0.5
-    #: share of the dense weight given to the best-sentence list (the rest: chunk vectors).
-    sentence_weight: float = 0.5
-    rrf_k: int = 60
-    #: BM25 weight of the title and section path relative to the chunk text.
-    title_weight: float = 2.0
-    #: BM25 weight of the neighbouring chunks' text relative to the chunk text.
-    context_weight: float = 0.5
-    #: MMR trade-off (1.0: relevance only); None switches diversity off.
-    mmr_lambda: float | None = None
-    #: chunks before and after each hit added to its passage (0: none).
-    neighbors: int = 1
-    #: fused candidates the reranker rescores, when one is configured.
-    rerank_candidates: int = 30
-
-
 class Retriever:
     """Finds the passages that answer a question."""
 
     def __init__(
         self,
-        embedder: QueryEmbedder,
+        embedder: Embedder,
         store: VectorStore,
         catalog: Catalog,
-        params: RetrievalParams | None = None,
+        params: RetrievalSettings | None = None,
         *,
         reranker: Reranker | None = None,
     ) -> None:
         self.embedder = embedder
         self.store = store
         self.catalog = catalog
-        self.params = params or RetrievalParams()
+        self.lexical_index = catalog.lexical
+        self.params = params or RetrievalSettings()
         self.reranker = reranker
 
     # -- the two retrievers ------------------------------------------------------------------
@@ -106,29 +74,29 @@ class Retriever:
         self, question: str, k: int, filters: Filters | None, *, sentences: bool = True
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
         """(chunks by chunk vector, chunks by best sentence vector), both filtered."""
-        doc_ids: list[str] | None = None
         if filters is not None and filters.source:
-            doc_ids = self.catalog.doc_ids_matching(filters.source)
-            if not doc_ids:
-                return [], []
-        where = chroma_where(filters, doc_ids) if filters is not None else None
+            # A vector store matches no glob: the catalog resolves it into document ids.
+            allowed = frozenset(self.catalog.doc_ids_matching(filters.source))
+            if filters.doc_ids is not None:
+                allowed &= filters.doc_ids
+            filters = dataclasses.replace(filters, doc_ids=allowed)
+        if filters is not None and filters.doc_ids == frozenset():
+            return [], []
         vector = self.embedder.embed_query(question)
-        if sentences and self.params.sentence_weight > 0 and hasattr(self.store, "query_parts"):
+        if sentences and self.params.sentence_weight > 0:
             n = self.params.sentence_candidates
-            by_sentence = _SIDE_SEARCHES.submit(self.store.query_parts, vector, n, where)
-            return self.store.query(vector, k, where), by_sentence.result()
-        return self.store.query(vector, k, where), []
+            by_sentence = _SIDE_SEARCHES.submit(self.store.query_parts, vector, n, filters)
+            return self.store.query(vector, k, filters), by_sentence.result()
+        return self.store.query(vector, k, filters), []
 
     def lexical(
         self, question: str, k: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
         """Chunk ids by BM25 score, among chunks matching ``filters``."""
-        where, params = sql_where(filters) if filters is not None else ("", [])
-        return self.catalog.search(
+        return self.lexical_index.search(
             question,
             k,
-            where,
-            params,
+            filters,
             title_weight=self.params.title_weight,
             context_weight=self.params.context_weight,
         )

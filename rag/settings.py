@@ -27,8 +27,11 @@ from rag.prompting import (
 
 
 class EmbedderSettings(BaseModel):
-    """Which sentence-transformers model embeds chunks and queries."""
+    """Which model embeds chunks and queries."""
 
+    kind: str = Field(
+        "sentence-transformers", description="registered embedder kind, or module:name"
+    )
     model_dir: Path | None = Field(None, description="model directory; None = embedded MiniLM")
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
@@ -43,7 +46,10 @@ class EmbedderSettings(BaseModel):
 class GeneratorSettings(BaseModel):
     """Which model writes answers: in-process transformers or an OpenAI-compatible server."""
 
-    kind: Literal["transformers", "openai"] = "transformers"
+    kind: str = Field(
+        "transformers",
+        description="transformers (in-process), openai (a model server), or module:name",
+    )
     model_dir: Path | None = Field(None, description="transformers model dir; None = SmolLM2")
     base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. vLLM")
     model: str | None = None
@@ -63,6 +69,7 @@ class GeneratorSettings(BaseModel):
 class StoreSettings(BaseModel):
     """Where vectors live: Chroma in the data directory, or a Chroma server."""
 
+    kind: str = Field("chroma", description="registered vector store kind, or module:name")
     chroma_host: str | None = Field(None, description="Chroma server host; None = local files")
     chroma_port: int = 8000
     collection: str = "ragstead"
@@ -95,7 +102,7 @@ class IngestSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     """How passages are found and fused (defaults measured on SciFact and COVID-QA; README)."""
 
-    top_k: int = Field(5, ge=1, le=100)
+    top_k: int = Field(5, ge=1, le=100, description="passages a search returns by default")
     dense_candidates: int = Field(200, ge=1, description="chunks dense search returns to fusion")
     sentence_candidates: int = Field(
         100, ge=1, description="chunks the best-sentence search returns to fusion"
@@ -120,7 +127,6 @@ class RetrievalSettings(BaseModel):
     reranker_dir: Path | None = Field(None, description="cross-encoder model dir; None = off")
     rerank_candidates: int = Field(30, ge=1, le=200)
     query_cache_size: int = Field(1024, ge=0, description="query embeddings kept in memory")
-    min_score: float = Field(0.0, ge=0.0, description="fused-score floor for 'not covered'")
 
 
 class AnswerSettings(BaseModel):
@@ -167,6 +173,29 @@ class ChatSettings(BaseModel):
     history_tokens: int = Field(512, ge=0, description="earlier turns kept in a prompt")
 
 
+class OidcSettings(BaseModel):
+    """Bearer tokens from the company's identity provider (off unless ``issuer`` is set)."""
+
+    issuer: str | None = Field(None, description="the token's iss, e.g. https://sso.corp/realms/x")
+    audience: str | None = Field(None, description="the token's aud Ragstead accepts")
+    jwks_file: Path | None = Field(None, description="the provider's JWKS as a file")
+    jwks_url: str | None = Field(None, description="the provider's JWKS URL on the premises")
+    groups_claim: str = Field("groups", description="claim holding the caller's groups")
+    scopes_claim: str = Field("scope", description="claim holding read/write/admin")
+    default_scopes: list[str] = Field(default_factory=lambda: ["read"])
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    leeway_s: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf")
+
+
+class AuthSettings(BaseModel):
+    """Who may call the API: API keys (``ragstead keys``) and, when set, OIDC tokens."""
+
+    enabled: bool = Field(
+        True, description="off is allowed only for a server bound to a loopback address"
+    )
+    oidc: OidcSettings = OidcSettings()
+
+
 class ApiSettings(BaseModel):
     """The HTTP server."""
 
@@ -200,6 +229,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     api: ApiSettings = ApiSettings()
+    auth: AuthSettings = AuthSettings()
     answers: AnswerSettings = AnswerSettings()
     chat: ChatSettings = ChatSettings()
 
@@ -229,6 +259,11 @@ class Settings(BaseSettings):
     def chroma_dir(self) -> Path:
         """Local Chroma files."""
         return self.data_dir / "chroma"
+
+    @property
+    def auth_path(self) -> Path:
+        """SQLite file holding the API keys (hashed)."""
+        return self.data_dir / "auth.sqlite3"
 
     @property
     def index_path(self) -> Path:

@@ -2,30 +2,43 @@
 
 They are fakes for tests where the real model adds nothing to what is checked, never a feature:
 ``HashingEmbedder`` maps words to fixed random directions; ``EchoGenerator`` answers with the
-first sentence of passage [1] and cites it.
+line of passage [1] nearest the question and cites it; ``MemoryVectorStore`` searches exactly
+in a dict.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
+from rag.embedders.base import Embedder
+from rag.errors import StoreError
+from rag.filters import Filters, matches
 from rag.generators.base import Message
+from rag.generators.stops import apply_stops
+from rag.types import Chunk
 
 _WORD = re.compile(r"\w+")
 
 
-class HashingEmbedder:
+class HashingEmbedder(Embedder):
     """Bag-of-words vectors from hashed words: similar word sets give similar vectors."""
 
     name = "hashing"
     max_tokens = 256
 
     def __init__(self, dim: int = 256) -> None:
-        self.dim = dim
+        self._dim = dim
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        return self._dim
 
     def count_tokens(self, text: str) -> int:
         """One token a word, plus the two special tokens."""
@@ -40,13 +53,6 @@ class HashingEmbedder:
                 out[row, h % self.dim] += 1.0 if (h >> 31) & 1 else -1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """One vector."""
-        return self.embed_batch([text])[0]
-
-    def load(self) -> None:
-        """Nothing to load."""
 
 
 class EchoGenerator:
@@ -74,10 +80,101 @@ class EchoGenerator:
     def stream(
         self, messages: Sequence[Message], *, max_new_tokens: int = 256, stop: Sequence[str] = ()
     ) -> Iterator[str]:
-        """Yield the answer word by word."""
+        """The answer word by word, cut at the first stop sequence."""
         words = f"{self.answer_for(messages[-1]['content'])} [1]".split(" ")
-        for i, word in enumerate(words[:max_new_tokens]):
-            yield word if i == 0 else " " + word
+        pieces = (w if i == 0 else " " + w for i, w in enumerate(words[:max_new_tokens]))
+        return apply_stops(pieces, stop)
 
     def load(self) -> None:
         """Nothing to load."""
+
+
+class MemoryVectorStore:
+    """A ``VectorStore`` in a dict, with exact cosine search and ``Filters`` by ``matches``.
+
+    For tests of code built on Ragstead; it passes the same contract suite as ``ChromaStore``
+    (``tests/contracts``).
+    """
+
+    def __init__(self) -> None:
+        self._vectors: dict[str, np.ndarray] = {}
+        self._meta: dict[str, dict[str, Any]] = {}
+        self._parts: dict[str, np.ndarray] = {}
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadatas: Sequence[dict[str, Any]],
+        parts: Sequence[np.ndarray] | None = None,
+    ) -> None:
+        """Insert or replace vectors and their sentence vectors."""
+        for i, cid in enumerate(ids):
+            self._vectors[cid] = np.asarray(vectors[i], dtype=np.float32)
+            self._meta[cid] = dict(metadatas[i])
+            if parts is not None:
+                self._parts[cid] = np.asarray(parts[i], dtype=np.float32)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove vectors and their parts."""
+        for cid in ids:
+            self._vectors.pop(cid, None)
+            self._meta.pop(cid, None)
+            self._parts.pop(cid, None)
+
+    def _allowed(self, filters: Filters | None) -> list[str]:
+        if filters is not None and filters.source and filters.doc_ids is None:
+            raise StoreError("a source filter must be resolved into document ids first")
+        if filters is None:
+            return list(self._vectors)
+        plain = dataclasses.replace(filters, source=None)
+        return [cid for cid in self._vectors if matches(plain, _chunk_of(cid, self._meta[cid]))]
+
+    def query(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        """Exact cosine search."""
+        hits = [(cid, float(self._vectors[cid] @ vector)) for cid in self._allowed(filters)]
+        return sorted(hits, key=lambda t: t[1], reverse=True)[:k]
+
+    def query_parts(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        """Chunks by their best sentence vector."""
+        hits = [
+            (cid, float((self._parts[cid] @ vector).max()))
+            for cid in self._allowed(filters)
+            if cid in self._parts and len(self._parts[cid])
+        ]
+        return sorted(hits, key=lambda t: t[1], reverse=True)[:k]
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of ``ids``."""
+        return {cid: self._vectors[cid] for cid in ids if cid in self._vectors}
+
+    def get_parts(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors of ``ids`` (chunks without any are left out)."""
+        return {cid: self._parts[cid] for cid in ids if len(self._parts.get(cid, ()))}
+
+    def count(self) -> int:
+        """Chunk vectors stored."""
+        return len(self._vectors)
+
+    def all_ids(self) -> set[str]:
+        """Every chunk id stored."""
+        return set(self._vectors)
+
+
+def _chunk_of(cid: str, meta: dict[str, Any]) -> Chunk:
+    """The filterable fields of a chunk, back from its vector-store metadata."""
+    return Chunk(
+        id=cid,
+        doc_id=str(meta.get("doc_id", "")),
+        text="",
+        source=str(meta.get("source", "")),
+        section=str(meta.get("section", "")),
+        mtime=float(meta.get("mtime", 0.0)),
+        doc_type=str(meta.get("doc_type", "")),
+        groups=tuple(meta.get("groups", ())),
+        tags=tuple(meta.get("tags", ())),
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from collections.abc import Iterator
 
 # A sentence ends at . ! ? followed by space and something that starts a sentence, or at a line
 # break (table rows and list items are lines). Decimals ("2.5") and "e.g. x" do not split.
@@ -130,11 +129,6 @@ def occurs_in(needle: str, haystack_lower: str) -> bool:
     return re.search(pattern, haystack_lower) is not None
 
 
-def number_occurs_in(number: str, text: str) -> bool:
-    """Whether ``text`` states ``number`` (normalised as ``numbers_in`` does)."""
-    return number in set(numbers_in(text))
-
-
 def content_words(text: str) -> list[str]:
     """Lower-cased words of ``text`` without stop words."""
     return [w for w in (t.lower() for t in _TOKEN.findall(text)) if w not in STOPWORDS]
@@ -166,13 +160,6 @@ def contains_answer(prediction: str, gold: str) -> bool:
     """Whether the normalised gold answer occurs in the normalised prediction."""
     ref = normalise_answer(gold)
     return bool(ref) and ref in normalise_answer(prediction)
-
-
-def windows(words: list[str], max_len: int) -> Iterator[tuple[int, int]]:
-    """(start, end) index pairs of every run of 1..``max_len`` consecutive words."""
-    for i in range(len(words)):
-        for j in range(i + 1, min(len(words), i + max_len) + 1):
-            yield i, j
 
 
 def sentence_key(sentence: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -97,35 +97,31 @@ class Passage:
 
 @dataclass
 class Citation:
-    """One numbered source of an answer."""
+    """One numbered source passage: cited by an answer, or returned by a search.
+
+    The one shape of a passage shown to a caller (``/v1/query``, ``/v1/chat``,
+    ``/v1/retrieve``, the OpenAI endpoint's ``ragstead`` field, the CLI).
+    """
 
     n: int
     source: str
+    #: the page holding ``quote`` (else the passage's first page).
     page: int | None
     chunk_id: str
     score: float
     text: str
     title: str = ""
     section: str = ""
-    #: the sentence of the passage that supports the answer (``page`` is the page holding it).
+    #: the sentence of the passage that answers the question or supports the answer.
     quote: str = ""
     #: True when the answer did not cite this passage and the grounding check attributed it.
     inferred: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form used by the CLI and the API."""
-        return {
-            "n": self.n,
-            "source": self.source,
-            "page": self.page,
-            "chunk_id": self.chunk_id,
-            "score": round(self.score, 6),
-            "text": self.text,
-            "title": self.title,
-            "section": self.section,
-            "quote": self.quote,
-            "inferred": self.inferred,
-        }
+    doc_id: str = ""
+    #: the last page the passage (with its neighbouring chunks) reaches.
+    page_end: int | None = None
+    #: rank in the dense and the lexical list (None: that search did not return it).
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
 
 
 @dataclass
@@ -144,18 +140,6 @@ class SentenceSupport:
     kind: str = "claim"
     reason: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form used by the CLI and the API."""
-        return {
-            "text": self.text,
-            "citations": self.citations,
-            "supported": self.supported,
-            "score": round(self.score, 4),
-            "missing": self.missing,
-            "kind": self.kind,
-            "reason": self.reason,
-        }
-
 
 @dataclass
 class Answer:
@@ -163,6 +147,7 @@ class Answer:
 
     answer: str
     citations: list[Citation]
+    #: milliseconds per step (retrieve_ms, generate_ms, ttft_ms, ...).
     timings: dict[str, float] = field(default_factory=dict)
     model: str = ""
     mode: str = "generative"
@@ -180,17 +165,14 @@ class Answer:
     usage: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form used by the CLI and the API."""
-        return {
-            "answer": self.answer,
-            "citations": [c.to_dict() for c in self.citations],
-            "timings": {k: round(v, 2) for k, v in self.timings.items()},
-            "model": self.model,
-            "mode": self.mode,
-            "grounded": self.grounded,
-            "sentences": [s.to_dict() for s in self.sentences],
-            "removed_citations": self.removed_citations,
-            "covered": self.covered,
-            "question": self.question,
-            "usage": self.usage,
-        }
+        """JSON form (the same shape the API serves; timings rounded to 0.01 ms)."""
+        data = asdict(self)
+        data["timings"] = {k: round(v, 2) for k, v in self.timings.items()}
+        return data
+
+
+@dataclass
+class SearchResult:
+    """The passages a search found, best first (``/v1/retrieve``)."""
+
+    passages: list[Citation]

@@ -1,10 +1,11 @@
-"""``ragstead eval retrieval`` and ``ragstead eval qa`` end to end on a tiny BEIR-format set."""
+"""``ragstead eval retrieval``, ``qa`` and ``answers`` end to end on a tiny BEIR-format set."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -88,3 +89,32 @@ def test_eval_with_a_missing_file_exits_2_with_a_reason(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no such" in result.output
+
+
+@pytest.mark.slow
+def test_retrieval_qa_and_answers_share_one_index_built_once(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    data = tmp_path / "data"
+    corpus = ["--corpus", str(TINY / "corpus.jsonl"), "--data-dir", str(data), "--json"]
+    runs = {
+        "retrieval": ["--queries", str(TINY / "queries.jsonl"), "--qrels", str(TINY / "qrels.tsv")],
+        "qa": ["--questions", str(TINY / "questions.jsonl")],
+        "answers": ["--questions", str(TINY / "questions.jsonl"), "--mode", "extractive"],
+    }
+    env = {"RAGSTEAD_MODEL_CACHE_DIR": str(model_cache)}
+    indexes = []
+    for command, args in runs.items():
+        report = tmp_path / f"{command}.json"
+        result = CliRunner().invoke(
+            app, ["eval", command, *corpus, *args, "--report", str(report)], env=env
+        )
+        assert result.exit_code == 0, result.output
+        indexes.append(json.loads(report.read_text())["index"])
+    [index_dir] = (data / "eval").iterdir()
+    assert [i["data_dir"] for i in indexes] == [str(index_dir)] * 3
+    assert [i["reused"] for i in indexes] == [False, True, True]
+    assert [i["builds"] for i in indexes] == [1, 1, 1]
+    assert json.loads((index_dir / "corpus.json").read_text())["builds"] == 1
+    answers = json.loads((tmp_path / "answers.json").read_text())
+    assert answers["figures"]["citation@k"] == 1.0  # the shared index serves answers too

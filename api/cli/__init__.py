@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from api.cli import ask_cmds, eval_cmds, ingest_cmds
-from api.cli import eval_answers_cmds as _eval_answers  # noqa: F401  (registers `eval answers`)
 
 app = typer.Typer(
     help="Ragstead: ask questions of your own documents, offline.", no_args_is_help=True

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.deps import StateDep
 from api.schemas import Health
-from api.state import AppState
 
 router = APIRouter()
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
-def healthz(request: Request) -> JSONResponse:
+def healthz(state: StateDep) -> JSONResponse:
     """Readiness of the server."""
-    state: AppState = request.app.state.ragstead
     if state.load_error:
         body = Health(status="error", detail=state.load_error)
         return JSONResponse(body.model_dump(), status_code=503)

@@ -19,12 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.deps import AssistantDep
 from api.errors import error_payload
-from api.state import AppState
 from api.streaming import SSE_HEADERS, prefetch
 from rag.assistant import AnswerStream
 from rag.errors import InvalidRequestError
@@ -114,19 +114,18 @@ def _stream(stream: AnswerStream, first: list[str], cid: str, model: str) -> Ite
 
 
 @router.post("/chat/completions")
-def chat_completions(body: OpenAIChatRequest, request: Request) -> Any:
+def chat_completions(body: OpenAIChatRequest, assistant: AssistantDep) -> Any:
     """Answer the conversation's last user message from the indexed documents."""
     if body.model not in MODELS:
         raise InvalidRequestError(
             f"unknown model {body.model!r}", hint=f"use one of {', '.join(MODELS)}"
         )
-    state: AppState = request.app.state.ragstead
     messages = [
         {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
         for m in body.messages
         if m.role != "tool"
     ]
-    stream = state.container.assistant.chat(messages, mode=MODELS[body.model])
+    stream = assistant.chat(messages, mode=MODELS[body.model])
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     if body.stream:
         first = prefetch(stream)

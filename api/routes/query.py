@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from api.schemas import QueryRequest, QueryResponse
-from api.state import AppState
+from api.deps import AssistantDep
+from api.schemas import QueryRequest
 from api.streaming import sse_response
+from rag.types import Answer
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
@@ -20,11 +21,9 @@ STREAM_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/query", response_model=QueryResponse, responses=STREAM_DOC)
-def query(body: QueryRequest, request: Request) -> Any:
+@router.post("/query", response_model=Answer, responses=STREAM_DOC)
+def query(body: QueryRequest, assistant: AssistantDep) -> Any:
     """Retrieve passages for the question and answer it, citing source, page and chunk."""
-    state: AppState = request.app.state.ragstead
-    assistant = state.container.assistant
     filters = body.retrieval_filters()
     if body.stream:
         return sse_response(

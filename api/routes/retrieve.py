@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Request
-
-from api.schemas import RetrieveRequest, RetrieveResponse
-from api.state import AppState
-from rag.assistant import validate_question
+from api.deps import AssistantDep, ContainerDep
+from api.schemas import RetrieveRequest
+from rag.types import SearchResult
 
 router = APIRouter(prefix="/v1", tags=["retrieve"])
 
 
-@router.post("/retrieve", response_model=RetrieveResponse)
-def retrieve(body: RetrieveRequest, request: Request) -> dict[str, Any]:
-    """Hybrid search: the ``top_k`` best passages with scores and where they come from."""
-    state: AppState = request.app.state.ragstead
-    question = validate_question(body.question)
-    passages = state.container.retriever.retrieve(
-        question, top_k=body.top_k, filters=body.retrieval_filters()
-    )
-    return {
-        "passages": [
-            {
-                "chunk_id": p.chunk.id,
-                "doc_id": p.chunk.doc_id,
-                "source": p.chunk.source,
-                "page": p.chunk.page,
-                "title": p.chunk.title,
-                "section": p.chunk.section,
-                "text": p.chunk.text,
-                "score": p.score,
-                "dense_rank": p.dense_rank,
-                "lexical_rank": p.lexical_rank,
-            }
-            for p in passages
-        ]
-    }
+@router.post("/retrieve", response_model=SearchResult)
+def retrieve(
+    body: RetrieveRequest, assistant: AssistantDep, container: ContainerDep
+) -> SearchResult:
+    """Hybrid search: the ``top_k`` best passages, each with the sentence nearest the question
+    quoted and the page that holds it."""
+    top_k = body.top_k or container.settings.retrieval.top_k
+    filters = body.retrieval_filters()
+    return SearchResult(assistant.search(body.question, top_k=top_k, filters=filters))

@@ -129,6 +129,19 @@ def read_qa_questions(path: Path) -> list[QAQuestion]:
     return out
 
 
+def judged_queries(
+    queries: dict[str, str], qrels: dict[str, dict[str, int]], limit: int | None = None
+) -> dict[str, dict[str, int]]:
+    """The judgements of the first ``limit`` judged queries that have a text."""
+    ids = [q for q in qrels if q in queries][:limit]
+    if not ids:
+        raise InvalidRequestError(
+            "no query in the qrels has a text in the queries file",
+            hint="the first qrels column must match the queries' _id",
+        )
+    return {q: qrels[q] for q in ids}
+
+
 def file_digest(*paths: Path) -> str:
     """A short SHA-256 over the bytes of ``paths`` (keys scratch indexes by corpus)."""
     digest = hashlib.sha256()

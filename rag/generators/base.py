@@ -41,6 +41,10 @@ class Generator(Protocol):
         """Number of tokens ``text`` takes in this model's tokenizer (an estimate for servers)."""
         ...
 
+    def load(self) -> object:
+        """Load the model now rather than on the first request (a no-op for servers)."""
+        ...
+
 
 def complete(
     generator: Generator,

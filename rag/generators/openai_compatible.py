@@ -18,13 +18,17 @@ import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from rag.errors import BusyError, ConfigurationError, GenerationError, GeneratorTimeoutError
 from rag.generators.base import Message
+from rag.generators.registry import register_generator
 from rag.generators.stops import apply_stops
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _MAX_BACKOFF_S = 30.0
@@ -72,6 +76,9 @@ class OpenAICompatibleGenerator:
     def url(self) -> str:
         """The chat completions endpoint."""
         return f"{self.base_url}/chat/completions"
+
+    def load(self) -> None:
+        """Nothing to load: the server holds the model."""
 
     def count_tokens(self, text: str) -> int:
         """An estimate: one token per four characters, rounded up."""
@@ -247,3 +254,27 @@ def _chunk_content(data: str, name: str) -> tuple[str, bool]:
     if not isinstance(delta, dict) or not isinstance(content, str | None):
         raise GenerationError(f"malformed event from {name}: {data[:200]!r}")
     return content or "", bool(choice.get("finish_reason"))
+
+
+@register_generator("openai")
+def _from_settings(settings: Settings) -> OpenAICompatibleGenerator:
+    g = settings.generator
+    if not g.base_url:
+        raise ConfigurationError(
+            "generator kind 'openai' needs base_url",
+            hint="e.g. RAGSTEAD_GENERATOR__BASE_URL=http://127.0.0.1:8000/v1",
+        )
+    if not g.model:
+        raise ConfigurationError(
+            "generator kind 'openai' needs the model name the server serves",
+            hint="e.g. RAGSTEAD_GENERATOR__MODEL=meta-llama/Llama-3.1-8B-Instruct",
+        )
+    return OpenAICompatibleGenerator(
+        g.base_url,
+        g.model,
+        g.api_key,
+        timeout_s=g.timeout_s,
+        max_retries=g.max_retries,
+        context_window=g.context_window or 8192,
+        temperature=g.temperature,
+    )

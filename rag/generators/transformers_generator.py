@@ -20,12 +20,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from rag.errors import ConfigurationError, GenerationError, InvalidRequestError
 from rag.generators.admission import GenerationQueue, Slot
 from rag.generators.base import Message
 from rag.generators.embedded import EMBEDDED_GENERATOR_NAME, embedded_generator_gguf
+from rag.generators.registry import register_generator
 from rag.generators.stops import StopScanner
 from rag.generators.transformers_loader import (
     DTYPES,
@@ -36,6 +37,9 @@ from rag.generators.transformers_loader import (
     resolve_device,
     resolve_dtype,
 )
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -329,3 +333,19 @@ class GenerationStream(Iterator[str]):
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # never raise from a finalizer
             self.close()
+
+
+@register_generator("transformers")
+def _from_settings(settings: Settings) -> TransformersGenerator:
+    g = settings.generator
+    generator = TransformersGenerator(
+        g.model_dir,
+        settings.models_dir,
+        device=g.device,
+        dtype=g.dtype,
+        max_queue=g.max_queue,
+        temperature=g.temperature or None,
+    )
+    if g.context_window is not None:
+        generator.context_window = g.context_window
+    return generator

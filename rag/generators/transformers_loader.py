@@ -20,13 +20,13 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigurationError, GenerationError, RagsteadError
+from rag.model_cache import cached_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -50,10 +50,6 @@ class LoadedModel:
     #: "gguf" (converted now), "cache" (the converted copy) or "dir" (a model directory).
     source: str
     load_seconds: float
-
-
-_MODELS: dict[tuple[str, str, str], LoadedModel] = {}
-_MODELS_LOCK = threading.Lock()
 
 
 def resolve_device(device: str) -> str:
@@ -118,13 +114,8 @@ def load_model(
     source_path = model_dir if model_dir is not None else gguf
     if source_path is None:
         raise ConfigurationError("either a model directory or a GGUF file is needed")
-    key = (str(source_path.resolve()), device, dtype)
-    with _MODELS_LOCK:
-        loaded = _MODELS.get(key)
-        if loaded is None:
-            loaded = _load_uncached(model_dir, gguf, cache_root, device, dtype)
-            _MODELS[key] = loaded
-        return loaded
+    key = ("generator", str(source_path.resolve()), device, dtype)
+    return cached_model(key, lambda: _load_uncached(model_dir, gguf, cache_root, device, dtype))
 
 
 def _load_uncached(

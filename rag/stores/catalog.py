@@ -1,17 +1,21 @@
-"""The SQLite catalog: the document manifest, chunk texts and the BM25 (FTS5) lexical index.
+"""The SQLite catalog: the document manifest (``documents``) and chunk texts (``chunks``).
 
-One file in the data directory, so replacing a document's chunks and its manifest row is one
-transaction: a query sees a document's old chunks or its new ones, never both or neither. The
-vector store holds embeddings by chunk id; the catalog says which ids are live.
+It owns both tables and keeps the lexical index (``rag.stores.lexical_index``) in step: one
+file in the data directory, so replacing a document's chunks, its lexical rows and its manifest
+row is one transaction; a query sees a document's old chunks or its new ones, never both or
+neither. The vector store holds embeddings by chunk id; the catalog says which ids are live.
+
+Example::
+
+    catalog = Catalog(data_dir / "index.sqlite3")
+    catalog.replace_document(DocumentRecord("d1", "/docs/a.md"), chunks)
+    hits = catalog.lexical.search("annual leave", k=10)
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import NotFoundError, StoreError
-from rag.filters import source_sql
+from rag.stores.lexical_index import LexicalIndex, SqliteLexicalIndex
+from rag.stores.sql_filters import source_sql
+from rag.stores.sqlite import SqliteDatabase
 from rag.types import Chunk
 
 _SCHEMA = """
@@ -61,50 +67,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, chunk_index);
 CREATE INDEX IF NOT EXISTS documents_parent ON documents(parent_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    head, body, context, tokenize='porter unicode61 remove_diacritics 2'
-);
 """
-#: the lexical index's columns: the title and section path ("head"), the chunk text, and the
-#: text of the chunks just before and after it in its document ("context"), weighed lower: a
-#: passage that matches half the question while its neighbour matches the rest is found.
-#: Measured on SciFact train: lexical nDCG@10 0.694 -> 0.709, hybrid +0.7 point (README).
-_FTS_COLUMNS = ["head", "body", "context"]
-_FTS_INSERT = "INSERT INTO chunks_fts(rowid, head, body, context) VALUES (?, ?, ?, ?)"
-
-_STOPWORDS = frozenset(
-    """a an the and or of to in on at for by with from as is are was were be been being it its
-    this that these those what which who whom whose when where why how do does did can could
-    should would will shall may might must i you he she we they me my our your their there
-    than then so if not no yes about into over under any all each some such""".split()
-)
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def lexical_fields(chunk: Chunk) -> tuple[str, str]:
-    """What the lexical index holds for a chunk: its title and section path, and its text."""
-    return " > ".join(p for p in (chunk.title, chunk.section) if p), chunk.text
-
-
-def lexical_rows(chunks: Sequence[Chunk]) -> list[tuple[str, str, str]]:
-    """(head, body, context) for each of one document's chunks, in the order given.
-
-    The context of a chunk is the text of the chunks with the index just before and after it.
-    """
-    by_index = {c.chunk_index: c.text for c in chunks}
-    rows = []
-    for c in chunks:
-        around = (by_index.get(c.chunk_index - 1, ""), by_index.get(c.chunk_index + 1, ""))
-        rows.append((*lexical_fields(c), "\n".join(t for t in around if t)))
-    return rows
-
-
-def match_expression(question: str) -> str:
-    """An FTS5 MATCH expression: the question's content words, OR-ed, each quoted."""
-    words = [w.lower() for w in _WORD.findall(question)]
-    terms = [w for w in words if w not in _STOPWORDS] or words
-    unique = list(dict.fromkeys(terms))
-    return " OR ".join(f'"{t}"' for t in unique)
 
 
 @dataclass
@@ -127,7 +90,7 @@ class DocumentRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def _chunk_from_row(row: sqlite3.Row) -> Chunk:
+def chunk_from_row(row: sqlite3.Row) -> Chunk:
     return Chunk(
         id=row["id"],
         doc_id=row["doc_id"],
@@ -177,93 +140,51 @@ def _doc_from_row(row: sqlite3.Row) -> DocumentRecord:
     )
 
 
-class Catalog:
-    """Manifest + chunk texts + BM25 index in one SQLite file (WAL, one writer at a time)."""
+_SQL_BATCH = 500
+_DOC_COLUMNS = (
+    "doc_id, source, size, mtime, content_hash, status, error, title, doc_type, groups,"
+    " parent_id, n_chunks, indexed_at, metadata"
+)
 
-    def __init__(self, path: Path) -> None:
+
+def _in_batches(ids: Sequence[str]) -> Iterator[tuple[list[str], str]]:
+    """``ids`` in slices SQLite accepts, each with its ``?,?,...`` placeholders."""
+    for start in range(0, len(ids), _SQL_BATCH):
+        part = list(ids[start : start + _SQL_BATCH])
+        yield part, ",".join("?" * len(part))
+
+
+class Catalog:
+    """Manifest and chunk texts in one SQLite file (WAL, one writer at a time), with the
+    lexical index kept in step inside the same transactions."""
+
+    def __init__(self, path: Path, *, lexical: LexicalIndex | None = None) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
+        self.db = SqliteDatabase(path)
         try:
-            with self._connect() as conn:
-                self._migrate(conn)
-                conn.executescript(_SCHEMA)
+            conn = self.db.connect()  # executescript commits: no transaction around it
+            self._migrate(conn)
+            conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the index at {path}: {exc}") from exc
+        self.lexical: LexicalIndex = lexical or SqliteLexicalIndex(self.db)
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
         """Bring an index written by an earlier version up to this schema."""
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "chunks" in tables:
-            columns = {r[1] for r in conn.execute("PRAGMA table_info(chunks)")}
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(chunks)")}
+        if columns:
             for column in ("tags", "page_breaks"):  # added after the first released schema
                 if column not in columns:
                     conn.execute(f"ALTER TABLE chunks ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
-        if "chunks_fts" in tables:
-            fts = [r[1] for r in conn.execute("PRAGMA table_info(chunks_fts)")]
-            if fts != _FTS_COLUMNS:
-                conn.execute("DROP TABLE chunks_fts")
-                conn.executescript(_SCHEMA)
-                self._fill_lexical(conn)
-
-    @staticmethod
-    def _fill_lexical(conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            rows = conn.execute("SELECT * FROM chunks ORDER BY doc_id, chunk_index").fetchall()
-            for _, group in itertools.groupby(rows, key=lambda r: r["doc_id"]):
-                doc_rows = list(group)
-                fields = lexical_rows([_chunk_from_row(r) for r in doc_rows])
-                conn.executemany(
-                    _FTS_INSERT,
-                    [(r["rowid"], *f) for r, f in zip(doc_rows, fields, strict=True)],
-                )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def rebuild_lexical(self) -> None:
-        """Rebuild the BM25 index from the stored chunk texts."""
-        conn = self._connect()
-        with self._write_lock:
-            conn.execute("DELETE FROM chunks_fts")
-            self._fill_lexical(conn)
 
     def _connect(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connect()
-        if getattr(self._local, "depth", 0):  # inside atomic(): join the open transaction
-            yield conn
-            return
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            self._local.depth = 1
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
-                conn.execute("COMMIT")
-            finally:
-                self._local.depth = 0
+        return self.db.connect()
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """One transaction around several writes (a mail and its attachments swap together)."""
-        with self._transaction():
+        with self.db.transaction():
             yield
 
     # -- documents ---------------------------------------------------------------------------
@@ -302,13 +223,14 @@ class Catalog:
         """Swap a document's chunks and manifest row in one transaction; returns old chunk ids."""
         record.n_chunks = len(chunks)
         record.indexed_at = time.time()
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             old = self._delete_chunks(conn, record.doc_id)
             conn.execute(
                 "DELETE FROM documents WHERE source=? AND doc_id<>?", (record.source, record.doc_id)
             )
             conn.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS})"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.doc_id,
                     record.source,
@@ -326,12 +248,12 @@ class Catalog:
                     json.dumps(record.metadata),
                 ),
             )
-            for c, fields in zip(chunks, lexical_rows(chunks), strict=True):
-                cur = conn.execute(
-                    "INSERT INTO chunks (id, doc_id, chunk_index, text, source, title, section,"
-                    " page, page_end, kinds, content_hash, mtime, doc_type, groups, page_breaks,"
-                    " tags)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            conn.executemany(
+                "INSERT INTO chunks (id, doc_id, chunk_index, text, source, title, section,"
+                " page, page_end, kinds, content_hash, mtime, doc_type, groups, page_breaks,"
+                " tags)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
                     (
                         c.id,
                         c.doc_id,
@@ -349,14 +271,47 @@ class Catalog:
                         ",".join(c.groups),
                         _encode_page_breaks(c.page_breaks),
                         ",".join(c.tags),
-                    ),
-                )
-                conn.execute(_FTS_INSERT, (cur.lastrowid, *fields))
+                    )
+                    for c in chunks
+                ],
+            )
+            self.lexical.add(chunks)
         return old
+
+    def mark_failed(self, record: DocumentRecord, error: str) -> None:
+        """Record a file that could not be ingested; an indexed earlier version stays indexed."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO documents ({_DOC_COLUMNS})"
+                " VALUES (?,?,?,?,?,'failed',?,?,?,?,NULL,0,?,?)"
+                " ON CONFLICT(doc_id) DO UPDATE SET size=excluded.size, mtime=excluded.mtime,"
+                " content_hash=excluded.content_hash, status='failed', error=excluded.error,"
+                " indexed_at=excluded.indexed_at",
+                (
+                    record.doc_id,
+                    record.source,
+                    record.size,
+                    record.mtime,
+                    record.content_hash,
+                    error,
+                    record.title,
+                    record.doc_type,
+                    ",".join(record.groups),
+                    time.time(),
+                    json.dumps(record.metadata),
+                ),
+            )
+
+    def touch(self, doc_id: str, size: int, mtime: float) -> None:
+        """A file whose bytes did not change got a new mtime: record it, keep its chunks."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE documents SET size=?, mtime=? WHERE doc_id=?", (size, mtime, doc_id)
+            )
 
     def delete_document(self, doc_id: str) -> list[str]:
         """Remove a document and its chunks; returns the chunk ids to delete from vectors."""
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             found = conn.execute("SELECT 1 FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
             if found is None:
                 raise NotFoundError(
@@ -366,11 +321,10 @@ class Catalog:
             conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
         return old
 
-    @staticmethod
-    def _delete_chunks(conn: sqlite3.Connection, doc_id: str) -> list[str]:
-        rows = conn.execute("SELECT rowid, id FROM chunks WHERE doc_id=?", (doc_id,)).fetchall()
+    def _delete_chunks(self, conn: sqlite3.Connection, doc_id: str) -> list[str]:
+        rows = conn.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,)).fetchall()
         if rows:
-            conn.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(r["rowid"],) for r in rows])
+            self.lexical.remove([doc_id])
             conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
         return [r["id"] for r in rows]
 
@@ -378,15 +332,30 @@ class Catalog:
 
     def chunks_by_id(self, ids: Iterable[str]) -> dict[str, Chunk]:
         """Live chunks among ``ids`` (unknown ids are left out)."""
-        wanted = list(ids)
         found: dict[str, Chunk] = {}
         conn = self._connect()
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _in_batches(list(ids)):
             for row in conn.execute(f"SELECT * FROM chunks WHERE id IN ({marks})", part):
-                found[row["id"]] = _chunk_from_row(row)
+                found[row["id"]] = chunk_from_row(row)
         return found
+
+    def chunk_ids(self, doc_ids: Sequence[str]) -> list[str]:
+        """Live chunk ids of these documents."""
+        conn = self._connect()
+        return [
+            r[0]
+            for part, marks in _in_batches(doc_ids)
+            for r in conn.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", part)
+        ]
+
+    def live(self, ids: Sequence[str]) -> list[str]:
+        """The ids among ``ids`` that are live chunks."""
+        conn = self._connect()
+        return [
+            r[0]
+            for part, marks in _in_batches(ids)
+            for r in conn.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", part)
+        ]
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         """A document's chunks in order."""
@@ -395,7 +364,7 @@ class Catalog:
             .execute("SELECT * FROM chunks WHERE doc_id=? ORDER BY chunk_index", (doc_id,))
             .fetchall()
         )
-        return [_chunk_from_row(r) for r in rows]
+        return [chunk_from_row(r) for r in rows]
 
     def chunk_count(self) -> int:
         """Number of live chunks."""
@@ -404,47 +373,6 @@ class Catalog:
     def all_chunk_ids(self) -> set[str]:
         """Every live chunk id."""
         return {r[0] for r in self._connect().execute("SELECT id FROM chunks")}
-
-    def search(
-        self,
-        question: str,
-        k: int,
-        where_sql: str = "",
-        params: Sequence[Any] = (),
-        *,
-        title_weight: float = 2.0,
-        context_weight: float = 0.5,
-    ) -> list[tuple[str, float]]:
-        """BM25 search: ``k`` best chunk ids with scores (higher is better), filtered in SQL.
-
-        ``where_sql`` is a condition on the chunks table as ``c`` (see ``rag.filters``);
-        ``title_weight`` and ``context_weight`` weigh matches in the title and section path and
-        in the neighbouring chunks against matches in the chunk's own text.
-        """
-        expr = match_expression(question)
-        if not expr:
-            return []
-        if where_sql:
-            sql = (
-                "SELECT c.id, bm25(chunks_fts, ?, 1.0, ?) AS s FROM chunks_fts"
-                " JOIN chunks c ON c.rowid = chunks_fts.rowid"
-                f" WHERE chunks_fts MATCH ? AND ({where_sql}) ORDER BY s LIMIT ?"
-            )
-        else:  # rank first, then look up only the k winners (about 2x faster)
-            sql = (
-                "SELECT c.id, f.s FROM (SELECT rowid, bm25(chunks_fts, ?, 1.0, ?) AS s"
-                " FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?) f"
-                " JOIN chunks c ON c.rowid = f.rowid ORDER BY f.s"
-            )
-        try:
-            rows = (
-                self._connect()
-                .execute(sql, (title_weight, context_weight, expr, *params, k))
-                .fetchall()
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"lexical search failed: {exc}") from exc
-        return [(r[0], -float(r[1])) for r in rows]
 
     def doc_ids_matching(self, source_glob: str) -> list[str]:
         """Ids of the documents whose source matches a glob (see ``rag.filters``)."""
@@ -463,4 +391,4 @@ class Catalog:
             )
             .fetchall()
         )
-        return [_chunk_from_row(r) for r in rows]
+        return [chunk_from_row(r) for r in rows]

@@ -3,31 +3,115 @@
 A vector store holds one embedding per chunk id, with flat metadata for filtering, and
 optionally "parts": one vector per sentence of the chunk (``rag.chunk_vectors``), found with
 ``query_parts`` and removed with their chunk. Chunk texts and the document manifest live in the
-SQLite catalog beside it; the catalog decides which chunk ids are live, so a dense hit whose id
-the catalog no longer knows is ignored.
+catalog beside it; the catalog decides which chunk ids are live, so a dense hit whose id the
+catalog no longer knows is ignored. Searches take Ragstead's ``Filters`` and translate them
+into the store's own dialect (here a Chroma ``where``); ``Filters.source`` reaches a store
+resolved into ``doc_ids`` (the retriever does that with the catalog).
 
 Example::
 
     store = ChromaStore.local(data_dir / "chroma", collection="ragstead")
-    store.upsert(["c1"], vectors, [{"doc_id": "d1"}])
-    hits = store.query(vectors[0], k=5)
+    store.upsert(["c1"], vectors, [chunk.metadata()])
+    hits = store.query(vectors[0], k=5, filters=Filters(doc_types=("pdf",)))
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 import rag.offline  # noqa: F401
 from rag.errors import ConfigurationError, StoreError
+from rag.filters import Filters, section_path
 from rag.stores.freshness import Freshness
+from rag.stores.registry import register_vector_store
 
-Where = dict[str, Any]
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Stores vectors by chunk id; nearest-neighbour search inside ``Filters``."""
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadatas: Sequence[dict[str, Any]],
+        parts: Sequence[np.ndarray] | None = None,
+    ) -> None:
+        """Insert or replace vectors; ``parts[i]`` holds the sentence vectors of ``ids[i]``."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove vectors and their parts by chunk id (unknown ids are ignored)."""
+        ...
+
+    def query(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` nearest ids (cosine similarity, best first) among those ``filters`` allow."""
+        ...
+
+    def query_parts(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        """Up to ``k`` chunk ids by their best sentence's cosine similarity, best first."""
+        ...
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of ``ids`` (unknown ids are left out)."""
+        ...
+
+    def get_parts(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored sentence vectors of ``ids`` (chunks without any are left out)."""
+        ...
+
+    def count(self) -> int:
+        """Number of chunk vectors stored."""
+        ...
+
+    def all_ids(self) -> set[str]:
+        """Every chunk id stored (for consistency checks)."""
+        ...
+
+
+def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
+    """The Chroma ``where`` clause for ``filters`` (``source`` must arrive as ``doc_ids``)."""
+    if filters is None:
+        return None
+    if filters.source and filters.doc_ids is None:
+        raise StoreError(
+            "a source filter must be resolved into document ids before a vector search",
+            hint="Retriever does this with the catalog (Filters.doc_ids)",
+        )
+    clauses: list[dict[str, Any]] = []
+    if filters.doc_ids is not None:
+        clauses.append({"doc_id": {"$in": sorted(filters.doc_ids)}})
+    if filters.doc_types:
+        clauses.append({"doc_type": {"$in": list(filters.doc_types)}})
+    if filters.section:
+        clauses.append({"sections": {"$contains": section_path(filters.section)}})
+    if filters.date_from is not None:
+        clauses.append({"mtime": {"$gte": filters.date_from}})
+    if filters.date_to is not None:
+        clauses.append({"mtime": {"$lte": filters.date_to}})
+    clauses.extend({"tags": {"$contains": t}} for t in filters.tags)
+    if filters.groups is not None:
+        allowed: list[dict[str, Any]] = [{"restricted": False}]
+        allowed.extend({"groups": {"$contains": g}} for g in sorted(filters.groups))
+        clauses.append(allowed[0] if len(allowed) == 1 else {"$or": allowed})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
@@ -54,46 +138,15 @@ def _query_matrix(vector: np.ndarray) -> np.ndarray:
     return np.asarray(vector, dtype=np.float32).reshape(1, -1)
 
 
-class VectorStore(Protocol):
-    """Stores vectors by chunk id; nearest-neighbour search with metadata filters."""
-
-    def upsert(
-        self,
-        ids: Sequence[str],
-        vectors: np.ndarray,
-        metadatas: Sequence[dict[str, Any]],
-        parts: Sequence[np.ndarray] | None = None,
-    ) -> None:
-        """Insert or replace vectors; ``parts[i]`` holds the sentence vectors of ``ids[i]``."""
-        ...
-
-    def delete(self, ids: Sequence[str]) -> None:
-        """Remove vectors and their parts by chunk id (unknown ids are ignored)."""
-        ...
-
-    def query_parts(
-        self, vector: np.ndarray, k: int, where: Where | None = None
-    ) -> list[tuple[str, float]]:
-        """Up to ``k`` chunk ids by their best sentence's cosine similarity, best first."""
-        ...
-
-    def get_parts(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored sentence vectors of ``ids`` (chunks without any are left out)."""
-        ...
-
-    def query(
-        self, vector: np.ndarray, k: int, where: Where | None = None
-    ) -> list[tuple[str, float]]:
-        """The ``k`` nearest ids (cosine similarity, best first) among those matching ``where``."""
-        ...
-
-    def count(self) -> int:
-        """Number of vectors stored."""
-        ...
-
-    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored vectors of ``ids`` (unknown ids are left out)."""
-        ...
+@contextmanager
+def chroma_errors(action: str) -> Iterator[None]:
+    """Chroma raises many exception types; callers see one ``StoreError`` saying what failed."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"Chroma {action} failed: {exc}") from exc
 
 
 class ChromaStore:
@@ -123,12 +176,10 @@ class ChromaStore:
         from chromadb.config import Settings as ChromaSettings
 
         def connect() -> Any:
-            try:
+            with chroma_errors(f"open at {path}"):
                 return chromadb.PersistentClient(
                     path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
                 )
-            except Exception as exc:  # chroma raises many types for a bad directory
-                raise StoreError(f"cannot open Chroma at {path}: {exc}") from exc
 
         path.mkdir(parents=True, exist_ok=True)
         store = cls(connect(), collection, connect=connect)
@@ -168,29 +219,22 @@ class ChromaStore:
             ) from exc
         return cls(client, collection)
 
+    def _open(self, name: str) -> Any:
+        with chroma_errors(f"open collection {name}"):
+            return self._client.get_or_create_collection(name, metadata={"hnsw:space": "cosine"})
+
     @property
     def collection(self) -> Any:
         """The Chroma collection (created on first use, cosine space)."""
         if self._collection is None:
-            try:
-                self._collection = self._client.get_or_create_collection(
-                    self._name, metadata={"hnsw:space": "cosine"}
-                )
-            except Exception as exc:
-                raise StoreError(f"cannot open Chroma collection {self._name}: {exc}") from exc
+            self._collection = self._open(self._name)
         return self._collection
 
     @property
     def parts_collection(self) -> Any:
         """The collection of sentence vectors (``<collection>-sentences``; ``chunk_id`` key)."""
         if self._parts is None:
-            name = f"{self._name}-sentences"
-            try:
-                self._parts = self._client.get_or_create_collection(
-                    name, metadata={"hnsw:space": "cosine"}
-                )
-            except Exception as exc:
-                raise StoreError(f"cannot open Chroma collection {name}: {exc}") from exc
+            self._parts = self._open(f"{self._name}-sentences")
         return self._parts
 
     @_current(writes=True)
@@ -202,7 +246,7 @@ class ChromaStore:
         parts: Sequence[np.ndarray] | None = None,
     ) -> None:
         """Insert or replace vectors (and their sentence vectors), in batches Chroma accepts."""
-        try:
+        with chroma_errors("upsert"):
             for start in range(0, len(ids), self._BATCH):
                 end = start + self._BATCH
                 self.collection.upsert(
@@ -212,10 +256,6 @@ class ChromaStore:
                 )
             if parts is not None:
                 self._upsert_parts(ids, metadatas, parts)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise StoreError(f"Chroma upsert failed: {exc}") from exc
 
     def _upsert_parts(
         self,
@@ -231,6 +271,9 @@ class ChromaStore:
                 part_ids.append(f"{cid}#{j}")
                 part_vectors.append(vector)
                 part_meta.append({**meta, "chunk_id": cid})
+        # A chunk's parts are replaced whole: sentences past its new count go, but only after
+        # the new ones are written (a crash in between leaves extra sentences, never none).
+        before = self._part_ids(ids)
         for start in range(0, len(part_ids), self._BATCH):
             end = start + self._BATCH
             self.parts_collection.upsert(
@@ -238,47 +281,67 @@ class ChromaStore:
                 embeddings=np.asarray(part_vectors[start:end], dtype=np.float32).tolist(),
                 metadatas=part_meta[start:end],
             )
-        # A chunk id rewritten with other text keeps no sentence vector of its old text: the
-        # surplus goes after the new ones are in (never before: a crash must not leave it bare).
-        written = set(part_ids)
+        stale = sorted(before - set(part_ids))
+        for start in range(0, len(stale), self._BATCH):
+            self.parts_collection.delete(ids=stale[start : start + self._BATCH])
+
+    def _part_ids(self, ids: Sequence[str]) -> set[str]:
+        """Ids of the sentence vectors stored for these chunk ids."""
+        found: set[str] = set()
+        if not ids or not self.parts_collection.count():
+            return found
         for start in range(0, len(ids), self._ID_BATCH):
             batch = list(ids[start : start + self._ID_BATCH])
-            stored = self.parts_collection.get(where={"chunk_id": {"$in": batch}}, include=[])
-            surplus = [pid for pid in stored["ids"] if pid not in written]
-            if surplus:
-                self.parts_collection.delete(ids=surplus)
+            found.update(
+                self.parts_collection.get(where={"chunk_id": {"$in": batch}}, include=[])["ids"]
+            )
+        return found
 
     @_current(writes=True)
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors and their sentence vectors by chunk id."""
-        try:
+        with chroma_errors("delete"):
             for start in range(0, len(ids), self._BATCH):
                 self.collection.delete(ids=list(ids[start : start + self._BATCH]))
             if ids and self.parts_collection.count():
                 for start in range(0, len(ids), self._ID_BATCH):
                     batch = list(ids[start : start + self._ID_BATCH])
                     self.parts_collection.delete(where={"chunk_id": {"$in": batch}})
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise StoreError(f"Chroma delete failed: {exc}") from exc
+
+    @_current()
+    def query(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        """Nearest ids with cosine similarity (1 - distance), best first."""
+        if filters is not None and filters.doc_ids == frozenset():
+            return []  # no document can match (Chroma rejects an empty $in)
+        where = chroma_where(filters)
+        with chroma_errors("query"):
+            result = self.collection.query(
+                query_embeddings=_query_matrix(vector),
+                n_results=k,
+                where=where,
+                include=["distances"],
+            )
+        ids = result["ids"][0]
+        distances = result["distances"][0]
+        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
     @_current()
     def query_parts(
-        self, vector: np.ndarray, k: int, where: Where | None = None
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
         """Chunk ids by their best sentence's cosine similarity, best first (at most ``k``)."""
-        try:
+        if filters is not None and filters.doc_ids == frozenset():
+            return []  # no document can match (Chroma rejects an empty $in)
+        where = chroma_where(filters)
+        with chroma_errors("query"):
             result = self.parts_collection.query(
                 query_embeddings=_query_matrix(vector),
                 n_results=k * self._PARTS_PER_CHUNK,
-                where=where or None,
+                where=where,
                 include=["distances"],
             )
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise StoreError(f"Chroma query failed: {exc}") from exc
         best: dict[str, float] = {}
         for pid, distance in zip(result["ids"][0], result["distances"][0], strict=True):
             cid = pid.rsplit("#", 1)[0]  # "<chunk id>#<sentence>": no metadata to read
@@ -292,7 +355,7 @@ class ChromaStore:
     def get_parts(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by chunk id, in sentence order (to reuse on a rename)."""
         found: dict[str, list[tuple[int, np.ndarray]]] = {}
-        try:
+        with chroma_errors("get"):
             if not ids or not self.parts_collection.count():
                 return {}
             for start in range(0, len(ids), self._ID_BATCH):
@@ -306,54 +369,28 @@ class ChromaStore:
                     cid = str(meta["chunk_id"])
                     order = int(pid.rsplit("#", 1)[1])
                     found.setdefault(cid, []).append((order, np.asarray(vector, np.float32)))
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise StoreError(f"Chroma get failed: {exc}") from exc
         return {
             cid: np.stack([v for _, v in sorted(rows, key=lambda t: t[0])])
             for cid, rows in found.items()
         }
 
     @_current()
-    def query(
-        self, vector: np.ndarray, k: int, where: Where | None = None
-    ) -> list[tuple[str, float]]:
-        """Nearest ids with cosine similarity (1 - distance), best first."""
-        try:
-            result = self.collection.query(
-                query_embeddings=_query_matrix(vector),
-                n_results=k,
-                where=where or None,
-                include=["distances"],
-            )
-        except Exception as exc:
-            raise StoreError(f"Chroma query failed: {exc}") from exc
-        ids = result["ids"][0]
-        distances = result["distances"][0]
-        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
-
-    @_current()
     def count(self) -> int:
         """Number of vectors stored."""
-        try:
+        with chroma_errors("count"):
             return int(self.collection.count())
-        except Exception as exc:
-            raise StoreError(f"Chroma count failed: {exc}") from exc
 
     @_current()
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by id (ids not stored are left out), to reuse without re-embedding."""
         found: dict[str, np.ndarray] = {}
-        try:
+        with chroma_errors("get"):
             for start in range(0, len(ids), self._BATCH):
                 page = self.collection.get(
                     ids=list(ids[start : start + self._BATCH]), include=["embeddings"]
                 )
                 for cid, vector in zip(page["ids"], page["embeddings"], strict=True):
                     found[cid] = np.asarray(vector, dtype=np.float32)
-        except Exception as exc:
-            raise StoreError(f"Chroma get failed: {exc}") from exc
         return found
 
     @_current()
@@ -361,9 +398,19 @@ class ChromaStore:
         """Every id stored (for consistency checks after an interrupted run)."""
         ids: set[str] = set()
         offset = 0
-        while True:
-            page = self.collection.get(include=[], limit=self._BATCH, offset=offset)
-            ids.update(page["ids"])
-            if len(page["ids"]) < self._BATCH:
-                return ids
-            offset += self._BATCH
+        with chroma_errors("get"):
+            while True:
+                page = self.collection.get(include=[], limit=self._BATCH, offset=offset)
+                ids.update(page["ids"])
+                if len(page["ids"]) < self._BATCH:
+                    return ids
+                offset += self._BATCH
+
+
+@register_vector_store("chroma")
+def _from_settings(settings: Settings) -> ChromaStore:
+    """Chroma in the data directory, or the ``chroma run`` server ``store.chroma_host`` names."""
+    s = settings.store
+    if s.chroma_host:
+        return ChromaStore.server(s.chroma_host, s.chroma_port, s.collection)
+    return ChromaStore.local(settings.chroma_dir, s.collection)

@@ -34,11 +34,12 @@ LEAVE = "How many days of annual leave do full-time employees get?"
 
 def container_with(example: Container, generator: Generator) -> Container:
     """A container over the indexed examples whose generator is ``generator``."""
-    container = Container(example.settings)
-    for name in ("embedder", "vector_store", "catalog", "retriever"):
-        container.__dict__[name] = getattr(example, name)
-    container.__dict__["generator"] = generator
-    return container
+    return Container(
+        example.settings,
+        embedder=example.embedder,
+        vector_store=example.vector_store,
+        generator=generator,
+    )
 
 
 def events(body: str) -> list[tuple[str, Any]]:

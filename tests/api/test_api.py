@@ -8,8 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.deps import get_assistant
+from rag.assistant import AnswerConfig, Assistant
 from rag.container import Container
 from tests.conftest import LOCAL
+from rag.testing import EchoGenerator
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +65,35 @@ def test_healthz_is_503_until_models_load(example_container: Container) -> None:
     with TestClient(app, base_url=LOCAL) as c:
         r = c.get("/healthz")
     assert r.status_code == 503 and r.json()["status"] == "loading"
+
+
+def test_retrieve_quotes_each_passage_and_cites_the_quoted_page(client: TestClient) -> None:
+    r = client.post(
+        "/v1/retrieve",
+        json={"question": "How long is the probation period for new employees?", "top_k": 3},
+    )
+    assert r.status_code == 200, r.text
+    passages = r.json()["passages"]
+    assert [p["n"] for p in passages] == [1, 2, 3]
+    first = passages[0]
+    assert Path(first["source"]).name == "onboarding-guide.pdf"
+    assert "probation" in first["quote"].lower() and first["quote"] in first["text"]
+    assert first["page"] == 3 and first["page_end"] >= first["page"]
+    assert first["doc_id"] and first["chunk_id"] and first["dense_rank"] is not None
+
+
+def test_retrieve_defaults_to_the_configured_top_k(client: TestClient) -> None:
+    r = client.post("/v1/retrieve", json={"question": "annual leave"})
+    assert r.status_code == 200
+    assert len(r.json()["passages"]) == client.app.state.ragstead.container.settings.retrieval.top_k
+
+
+def test_routes_take_their_services_from_dependencies(example_container: Container) -> None:
+    """A test (or an embedding app) swaps a service at the front door: here the assistant."""
+    echo = Assistant(example_container.retriever, EchoGenerator(), config=AnswerConfig())
+    app = create_app(example_container, load_in_background=False)
+    app.dependency_overrides[get_assistant] = lambda: echo
+    with TestClient(app) as c:
+        r = c.post("/v1/query", json={"question": "How many days of annual leave?"})
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == "echo" and r.json()["mode"] == "generative"

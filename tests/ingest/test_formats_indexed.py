@@ -74,8 +74,8 @@ def indexed(
     box.add(_mail("Second notice", "The lift is repaired."))
     box.close()
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), ingest=IngestSettings(workers=1))
-    container = Container(settings)
-    container.__dict__["embedder"] = example_container.embedder  # the real, already loaded model
+    # the real, already loaded model
+    container = Container(settings, embedder=example_container.embedder)
     report = build_ingestor(container).ingest(folder)
     assert report.ok, report.failed
     return container, folder.resolve()

@@ -37,8 +37,7 @@ class SlowEmbedder(HashingEmbedder):
 
 
 settings = Settings(data_dir=Path(sys.argv[2]), ingest=IngestSettings(workers=1, embed_batch=3))
-container = Container(settings)
-container.__dict__["embedder"] = SlowEmbedder(dim=64)
+container = Container(settings, embedder=SlowEmbedder(dim=64))
 build_ingestor(container).ingest(Path(sys.argv[1]), progress=lambda p: print(p.chunks, flush=True))
 print("finished", flush=True)
 """
@@ -113,7 +112,7 @@ def test_a_crash_between_the_stores_shows_the_old_version_and_recovery_cleans_up
     # The new vectors were written, but the catalog still serves the old version alone.
     assert container.catalog.all_chunk_ids() == old_ids
     assert container.vector_store.count() == 2
-    manifest = Manifest(container.catalog.path)
+    manifest = Manifest(container.catalog)
     assert manifest.journal_size() == 2
 
     ingestor.catalog = container.catalog

@@ -42,9 +42,7 @@ def test_chunks_fit_the_embedder_window(example_container: Container) -> None:
 
 
 def _hashing_container(tmp_path: Path) -> Container:
-    container = Container(Settings(data_dir=tmp_path / "data"))
-    container.__dict__["embedder"] = HashingEmbedder()
-    return container
+    return Container(Settings(data_dir=tmp_path / "data"), embedder=HashingEmbedder())
 
 
 def test_ingesting_twice_keeps_the_chunk_count(tmp_path: Path) -> None:

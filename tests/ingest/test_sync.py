@@ -25,9 +25,7 @@ from tests.ingest.test_parsers import make_docx, make_pdf
 def hashing_container(tmp_path: Path, **ingest: object) -> Container:
     """Real Chroma and catalog in tmp_path; the hashing embedder (the model adds nothing here)."""
     settings = Settings(data_dir=tmp_path / "data", ingest=IngestSettings(workers=0, **ingest))
-    container = Container(settings)
-    container.__dict__["embedder"] = HashingEmbedder(dim=64)
-    return container
+    return Container(settings, embedder=HashingEmbedder(dim=64))
 
 
 def assert_consistent(container: Container) -> None:
@@ -39,7 +37,7 @@ def assert_consistent(container: Container) -> None:
     owners = {m["chunk_id"] for m in parts["metadatas"]}
     chunks = container.catalog.chunks_by_id(live).values()
     assert owners == {c.id for c in chunks if sentence_texts(c)}
-    assert Manifest(container.catalog.path).journal_size() == 0
+    assert Manifest(container.catalog).journal_size() == 0
 
 
 def texts_of(container: Container, source: Path) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 
 from ingest.workers import ChunkOptions, FileTask, ParsePool, document_title, process_file
 from rag.container import Container
-from rag.embedder import TokenizerFileCounter
+from rag.embedders import TokenizerFileCounter
 from tests.conftest import ROOT
 
 

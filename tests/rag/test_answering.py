@@ -10,7 +10,7 @@ import pytest
 from ingest.chunker import chunk_elements
 from ingest.elements import Element
 from rag.assistant import until_repeating
-from rag.embedder import SentenceTransformerEmbedder
+from rag.embedders import SentenceTransformerEmbedder
 from rag.extractive import ExtractiveAnswerer
 from rag.grounding import GroundingChecker, claims_of, clean_markers
 from rag.prompting import build_messages, passage_label, trim_history

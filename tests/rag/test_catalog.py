@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import NotFoundError
-from rag.stores.catalog import Catalog, DocumentRecord, match_expression
+from rag.stores.catalog import Catalog, DocumentRecord
+from rag.stores.lexical_index import match_expression
 from rag.types import Chunk
 
 
@@ -27,8 +28,8 @@ def test_replace_swaps_chunks_and_returns_old_ids(tmp_path: Path) -> None:
     old = cat.replace_document(rec, _chunks("d1", ["gamma parking"], tag="v2"))
     assert sorted(old) == ["d1-v1-0", "d1-v1-1"]
     assert [c.text for c in cat.chunks_of("d1")] == ["gamma parking"]
-    assert [cid for cid, _ in cat.search("parking", 10)] == ["d1-v2-0"]
-    assert cat.search("badges", 10) == []
+    assert [cid for cid, _ in cat.lexical.search("parking", 10)] == ["d1-v2-0"]
+    assert cat.lexical.search("badges", 10) == []
 
 
 def test_search_ranks_by_bm25_and_stems(tmp_path: Path) -> None:
@@ -37,7 +38,7 @@ def test_search_ranks_by_bm25_and_stems(tmp_path: Path) -> None:
         DocumentRecord(doc_id="d", source="/d.md"),
         _chunks("d", ["employees travelling by train", "travel policy for trains and trains", "x"]),
     )
-    ids = [cid for cid, _ in cat.search("How do I travel by train?", 10)]
+    ids = [cid for cid, _ in cat.lexical.search("How do I travel by train?", 10)]
     assert ids[:2] == ["d-v1-1", "d-v1-0"]
 
 
@@ -59,16 +60,16 @@ def test_a_chunk_is_also_found_by_its_neighbours_words_ranked_below_its_own(
     texts = ["The bicycle shed is behind the canteen.", "It opens at seven.", "Lunch menu."]
     cat.replace_document(rec, _chunks("d", texts))
     # "opens" is chunk 1's own word and the context of chunks 0 and 2.
-    assert [cid for cid, _ in cat.search("shed", 10)] == ["d-v1-0", "d-v1-1"]
-    ranked = [cid for cid, _ in cat.search("when does it open", 10)]
+    assert [cid for cid, _ in cat.lexical.search("shed", 10)] == ["d-v1-0", "d-v1-1"]
+    ranked = [cid for cid, _ in cat.lexical.search("when does it open", 10)]
     assert ranked[0] == "d-v1-1" and set(ranked) == {"d-v1-0", "d-v1-1", "d-v1-2"}
     # Half the question in a chunk and half in its neighbour beats either half alone.
     cat.replace_document(
         DocumentRecord(doc_id="e", source="/e.md"),
         _chunks("e", ["The bicycle shed is far away.", "Nothing else here.", "zz"]),
     )
-    assert next(cid for cid, _ in cat.search("shed opens", 10)) == "d-v1-0"
+    assert next(cid for cid, _ in cat.lexical.search("shed opens", 10)) == "d-v1-0"
     # The context follows the document: a new version drops the old neighbours' words.
     cat.replace_document(rec, _chunks("d", ["The bicycle shed.", "Closed."], tag="v2"))
-    assert [cid for cid, _ in cat.search("seven", 10)] == []
-    assert [cid for cid, _ in cat.search("closed", 10)] == ["d-v2-1", "d-v2-0"]
+    assert [cid for cid, _ in cat.lexical.search("seven", 10)] == []
+    assert [cid for cid, _ in cat.lexical.search("closed", 10)] == ["d-v2-1", "d-v2-0"]

@@ -38,6 +38,7 @@ from rag.generators import (
 from rag.generators.admission import GenerationQueue
 from rag.generators.stops import StopScanner, apply_stops
 from rag.generators.transformers_loader import gguf_cache_dir
+from rag.settings import GeneratorSettings, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HELLO = [{"role": "user", "content": "What is the capital of France?"}]
@@ -193,13 +194,17 @@ def test_stop_scanner_holds_back_split_stop_sequences() -> None:
 
 
 def test_build_generator_checks_its_settings(tmp_path: Path) -> None:
-    assert isinstance(build_generator("transformers", cache_dir=tmp_path), TransformersGenerator)
-    served = build_generator("openai", base_url="http://127.0.0.1:9/v1", model="m")
+    def settings(**generator: Any) -> Settings:
+        return Settings(data_dir=tmp_path, generator=GeneratorSettings(**generator))
+
+    assert isinstance(build_generator(settings()), TransformersGenerator)
+    served = build_generator(settings(kind="openai", base_url="http://127.0.0.1:9/v1", model="m"))
     assert isinstance(served, OpenAICompatibleGenerator)
+    assert served.timeout_s == GeneratorSettings().timeout_s  # one default, in the settings
     with pytest.raises(ConfigurationError, match="base_url"):
-        build_generator("openai", model="m")
+        build_generator(settings(kind="openai", model="m"))
     with pytest.raises(ConfigurationError, match="unknown generator kind"):
-        build_generator("llamafile")
+        build_generator(settings(kind="llamafile"))
 
 
 # -- an OpenAI-compatible server on 127.0.0.1 --------------------------------------------------

@@ -17,9 +17,11 @@ from rag.evaluation.metrics import (
     percentile,
     recall_at_k,
 )
-from rag.filters import Filters, chroma_where, parse_date, sql_where
+from rag.filters import Filters, parse_date
 from rag.fusion import blend, min_max, rrf
 from rag.stores.catalog import Catalog
+from rag.stores.sql_filters import sql_where
+from rag.stores.vector_store import chroma_where
 
 
 def test_ndcg_by_hand() -> None:
@@ -147,8 +149,11 @@ def test_an_index_from_the_earlier_schema_is_migrated(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     catalog = Catalog(path)
-    assert [cid for cid, _ in catalog.search("bicycle parking", 5)] == ["c1", "c2"]
-    assert {cid for cid, _ in catalog.search("site", 5)} == {"c1", "c2"}  # titles are indexed
+    assert [cid for cid, _ in catalog.lexical.search("bicycle parking", 5)] == ["c1", "c2"]
+    assert {cid for cid, _ in catalog.lexical.search("site", 5)} == {
+        "c1",
+        "c2",
+    }  # titles are indexed
     # the neighbours' text is indexed too (the new context column), below a chunk's own
-    assert [cid for cid, _ in catalog.search("canteen", 5)] == ["c1", "c2"]
+    assert [cid for cid, _ in catalog.lexical.search("canteen", 5)] == ["c1", "c2"]
     assert catalog.chunks_by_id(["c1"])["c1"].tags == ()

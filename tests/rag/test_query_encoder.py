@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag.embedder import SentenceTransformerEmbedder
+from rag.embedders import SentenceTransformerEmbedder
 from rag.errors import ConfigurationError
 from rag.query_encoder import OnnxQueryEncoder, unsupported_reason
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from rag.container import Container
+from rag.embedders import SentenceTransformerEmbedder
 from rag.filters import Filters, parse_date
-from rag.retriever import RetrievalParams, Retriever
-from rag.settings import Settings
+from rag.retriever import Retriever
+from rag.settings import RetrievalSettings, Settings
 from tests.retrieval_corpus import ALL, DOCS, put
 
 
@@ -103,7 +104,7 @@ def test_hybrid_passages_carry_the_fused_score_and_both_ranks(container: Contain
 
 def test_rrf_fusion_is_available_and_ranks_agreeing_hits_first(container: Container) -> None:
     r = container.retriever
-    rrf = Retriever(r.embedder, r.store, r.catalog, RetrievalParams(fusion="rrf", rrf_k=60))
+    rrf = Retriever(r.embedder, r.store, r.catalog, RetrievalSettings(fusion="rrf", rrf_k=60))
     [top, *_] = rrf.retrieve("free staff parking north garage", top_k=3)
     assert top.chunk.doc_id == "public"
     assert top.score == pytest.approx(2 / 61)
@@ -112,8 +113,8 @@ def test_rrf_fusion_is_available_and_ranks_agreeing_hits_first(container: Contai
 def test_neighbouring_chunks_widen_a_hit(container: Container) -> None:
     r = container.retriever
     assert r.params.neighbors == 1  # the served default
-    bare = Retriever(r.embedder, r.store, r.catalog, RetrievalParams(neighbors=0))
-    wide = Retriever(r.embedder, r.store, r.catalog, RetrievalParams(neighbors=1))
+    bare = Retriever(r.embedder, r.store, r.catalog, RetrievalSettings(neighbors=0))
+    wide = Retriever(r.embedder, r.store, r.catalog, RetrievalSettings(neighbors=1))
     manual = Filters(source="*manual.md")
     [plain] = bare.retrieve("Where do I collect my badge?", top_k=1, filters=manual)
     [hit] = wide.retrieve("Where do I collect my badge?", top_k=1, filters=manual)
@@ -128,7 +129,7 @@ def test_neighbouring_chunks_widen_a_hit(container: Container) -> None:
 
 def test_neighbour_windows_do_not_repeat_text(container: Container) -> None:
     r = container.retriever
-    wide = Retriever(r.embedder, r.store, r.catalog, RetrievalParams(neighbors=1))
+    wide = Retriever(r.embedder, r.store, r.catalog, RetrievalSettings(neighbors=1))
     passages = wide.retrieve("badge", top_k=3, filters=Filters(source="*manual.md"))
     lines = [line for p in passages for line in p.chunk.text.split("\n")]
     assert len(lines) == len(set(lines))
@@ -138,7 +139,7 @@ def test_neighbour_windows_do_not_repeat_text(container: Container) -> None:
 def test_mmr_trades_relevance_for_diversity(container: Container) -> None:
     r = container.retriever
     plain = [p.chunk.doc_id for p in r.retrieve("parking", top_k=3)]
-    diverse = Retriever(r.embedder, r.store, r.catalog, RetrievalParams(mmr_lambda=0.0))
+    diverse = Retriever(r.embedder, r.store, r.catalog, RetrievalSettings(mmr_lambda=0.0))
     picked = diverse.retrieve("parking", top_k=3)
     assert len(picked) == 3
     # lambda 0 ignores relevance after the first pick: the set differs from plain top-3
@@ -164,7 +165,7 @@ def test_reranker_seam_reorders_the_fused_candidates(container: Container) -> No
     r = container.retriever
     reranker = WordCountReranker("board")
     reranked = Retriever(
-        r.embedder, r.store, r.catalog, RetrievalParams(rerank_candidates=10), reranker=reranker
+        r.embedder, r.store, r.catalog, RetrievalSettings(rerank_candidates=10), reranker=reranker
     )
     [top, *_] = reranked.retrieve("staff parking garage", top_k=3)
     assert reranker.calls == 1
@@ -194,4 +195,7 @@ def test_query_vector_equals_the_batch_vector(container: Container) -> None:
     query = embedder.embed_query(text)
     batch = embedder.embed_batch([text, "a longer second text pads the batch " * 4])[0]
     assert query.dtype == np.float32 and query.shape == batch.shape
-    assert float(np.abs(query - batch).max()) < 1e-4
+    # bfloat16 (chosen where the CPU has it) rounds differently with padding in the batch
+    dtype = embedder._key()[2] if isinstance(embedder, SentenceTransformerEmbedder) else ""
+    assert float(np.abs(query - batch).max()) < (5e-3 if dtype == "bfloat16" else 1e-4)
+    assert float(query @ batch) > 0.9999

@@ -1,12 +1,11 @@
-"""The Chroma store's sentence vectors ("parts"): stored, searched, fetched and removed with
-their chunk; and the retriever's use of them."""
+"""Sentence vectors ("parts"): how chunks get them, and the retriever's use of them (what a
+store does with them is the contract suite's, tests/contracts)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from rag.chunk_vectors import embed_chunks, sentence_texts
 from rag.retriever import Retriever
@@ -19,44 +18,6 @@ from rag.types import Chunk
 def _unit(*values: float) -> np.ndarray:
     v = np.asarray(values, dtype=np.float32)
     return v / np.linalg.norm(v)
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> ChromaStore:
-    return ChromaStore.local(tmp_path / "chroma", collection="tst")
-
-
-def test_parts_are_searched_by_best_sentence_and_go_with_their_chunk(store: ChromaStore) -> None:
-    chunk_vectors = np.stack([_unit(1, 0, 0), _unit(0, 1, 0)])
-    parts = [np.stack([_unit(0, 0, 1), _unit(1, 1, 0)]), np.stack([_unit(0, 1, 1)])]
-    metas = [{"doc_id": "a", "doc_type": "md"}, {"doc_id": "b", "doc_type": "pdf"}]
-    store.upsert(["a-0", "b-0"], chunk_vectors, metas, parts)
-    assert store.parts_collection.count() == 3
-
-    # the best sentence counts, each chunk once, best first
-    hits = store.query_parts(_unit(0, 0, 1), 5)
-    assert [cid for cid, _ in hits] == ["a-0", "b-0"]
-    assert hits[0][1] == pytest.approx(1.0, abs=1e-5)
-    assert hits[1][1] == pytest.approx(float(_unit(0, 1, 1) @ _unit(0, 0, 1)), abs=1e-5)
-    assert [cid for cid, _ in store.query_parts(_unit(0, 0, 1), 1)] == ["a-0"]
-    # sentences carry their chunk's metadata, so filters apply to them
-    assert [cid for cid, _ in store.query_parts(_unit(0, 0, 1), 5, {"doc_type": "pdf"})] == ["b-0"]
-
-    fetched = store.get_parts(["a-0", "unknown"])
-    assert list(fetched) == ["a-0"]
-    np.testing.assert_allclose(fetched["a-0"], parts[0], atol=1e-6)  # in sentence order
-
-    store.delete(["a-0"])
-    assert store.count() == 1 and store.parts_collection.count() == 1
-    assert [cid for cid, _ in store.query_parts(_unit(0, 0, 1), 5)] == ["b-0"]
-
-
-def test_a_store_without_parts_answers_with_no_sentence_hits(store: ChromaStore) -> None:
-    store.upsert(["a-0"], np.stack([_unit(1, 0)]), [{"doc_id": "a"}])
-    assert store.query_parts(_unit(1, 0), 5) == []
-    assert store.get_parts(["a-0"]) == {}
-    store.delete(["a-0"])
-    assert store.count() == 0
 
 
 def test_embed_chunks_gives_each_chunk_its_sentence_vectors() -> None:

@@ -1,11 +1,9 @@
-"""The ``Embedder`` seam and its sentence-transformers implementation.
-
-One required method, ``embed_batch``; ``embed_query`` and ``embed_documents`` build on it.
+"""The sentence-transformers ``Embedder`` (settings ``embedder.kind: sentence-transformers``).
 
 Example::
 
     embedder = SentenceTransformerEmbedder(model_dir=None)  # the embedded all-MiniLM-L6-v2
-    vectors = embedder.embed_documents(["Annual leave is 28 days."])
+    vectors = embedder.embed_batch(["Annual leave is 28 days."])
 """
 
 from __future__ import annotations
@@ -16,33 +14,21 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import rag.offline  # noqa: F401  (offline switches before any model library loads)
+from rag.embedders.base import Embedder
+from rag.embedders.registry import register_embedder
 from rag.errors import ConfigurationError
 from rag.generators.embedded import embedded_embedder_dir
 from rag.generators.transformers_loader import resolve_device
+from rag.model_cache import cached_model
 from rag.query_encoder import OnnxQueryEncoder, needs_encode, torch_vector
 
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns texts into unit-length vectors. Implement ``embed_batch``; the rest is built on it."""
-
-    name: str
-    dim: int
-    #: longest input in tokens the model reads; the chunker keeps chunks within it.
-    max_tokens: int
-
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts; returns float32 array (len(texts), dim), L2-normalised."""
-        ...
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens ``text`` takes in this model's tokenizer, special tokens included."""
-        ...
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 
 def cpu_has_bf16() -> bool:
@@ -84,11 +70,6 @@ class TokenizerFileCounter:
         return len(self._tokenizer.encode(text, add_special_tokens=True).ids)
 
 
-_MODELS: dict[tuple[str, str, str], Any] = {}
-_MODELS_LOCK = threading.Lock()
-#: query encoders (or None where PyTorch embeds queries) by model path, device and dtype.
-_ENCODERS: dict[tuple[str, str, str], Any] = {}
-_ENCODERS_LOCK = threading.Lock()
 #: how queries are embedded: onnxruntime where it can (auto), always (onnx), or never (torch).
 QUERY_RUNTIMES = ("auto", "onnx", "torch")
 _log = logging.getLogger(__name__)
@@ -108,7 +89,7 @@ _QUERY_THREADS = ThreadPoolExecutor(
 )
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers model, loaded lazily once per process and configuration."""
 
     def __init__(
@@ -167,19 +148,17 @@ class SentenceTransformerEmbedder:
 
     @property
     def model(self) -> Any:
-        """The loaded SentenceTransformer (loads on first use)."""
-        key = self._key()
-        path, device, dtype = key
-        with _MODELS_LOCK:
-            if key not in _MODELS:
-                import torch
-                from sentence_transformers import SentenceTransformer
+        """The loaded SentenceTransformer (loads on first use, once per process)."""
+        path, device, dtype = self._key()
 
-                model = SentenceTransformer(path, device=device, local_files_only=True)
-                if dtype != "float32":
-                    model = model.to(getattr(torch, dtype))
-                _MODELS[key] = model
-            return _MODELS[key]
+        def load() -> Any:
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(path, device=device, local_files_only=True)
+            return model.to(getattr(torch, dtype)) if dtype != "float32" else model
+
+        return cached_model(("embedder", path, device, dtype), load)
 
     def load(self) -> None:
         """Load the model (and prepare the query encoder) now rather than on first use."""
@@ -190,41 +169,45 @@ class SentenceTransformerEmbedder:
         """The onnxruntime query encoder where ``query_runtime`` allows it, else None."""
         if self.query_runtime == "torch":
             return None
-        key = self._key()
-        path, device, dtype = key
-        with _ENCODERS_LOCK:
-            # the graph is the same whichever cache dir holds it
-            if key in _ENCODERS and (_ENCODERS[key] or self.query_runtime != "onnx"):
-                return _ENCODERS[key]
-        encoder = None
+        path, device, dtype = self._key()
         if device != "cpu" or dtype != "float32":
-            reason = f"it runs float32 on CPU (this embedder: {dtype} on {device})"
-        elif self._cache_dir is None:
-            reason = "it needs a cache directory for the exported graph"
-        else:
+            return self._without_encoder(
+                f"it runs float32 on CPU (this embedder: {dtype} on {device})"
+            )
+        if self._cache_dir is None:
+            return self._without_encoder("it needs a cache directory for the exported graph")
+        cache_dir = self._cache_dir
+
+        def build() -> Any:
             try:
-                encoder = OnnxQueryEncoder.build(
-                    self.model, Path(path), self._cache_dir, name=self.name
-                )
+                return OnnxQueryEncoder.build(self.model, Path(path), cache_dir, name=self.name)
             except Exception as exc:  # any failure leaves the PyTorch path, which always works
                 reason = str(exc) or type(exc).__name__
-                if self.query_runtime == "auto":
-                    _log.warning("the ONNX query encoder is unusable, using PyTorch: %s", reason)
-        if encoder is None:
-            if self.query_runtime == "onnx":
-                raise ConfigurationError(
-                    f"embedder.query_runtime is onnx, but the ONNX query encoder is unusable: "
-                    f"{reason}",
-                    hint="set embedder.query_runtime to auto or torch",
-                )
-            _log.info("queries are embedded with PyTorch: %s", reason)
-            if self._cache_dir is None:
-                return None  # another embedder of this model may have a cache dir
-        with _ENCODERS_LOCK:
-            return _ENCODERS.setdefault(key, encoder)
+                if self.query_runtime == "onnx":
+                    raise self._onnx_required(reason) from exc
+                _log.warning("the ONNX query encoder is unusable, using PyTorch: %s", reason)
+                return None
+
+        # the graph is the same whichever cache dir holds it; a failed build is remembered
+        encoder = cached_model(("query-encoder", path), build)
+        if encoder is None and self.query_runtime == "onnx":
+            raise self._onnx_required("its export or check failed (see the earlier warning)")
+        return encoder
+
+    def _without_encoder(self, reason: str) -> None:
+        if self.query_runtime == "onnx":
+            raise self._onnx_required(reason)
+        _log.debug("queries are embedded with PyTorch: %s", reason)
+
+    @staticmethod
+    def _onnx_required(reason: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"embedder.query_runtime is onnx, but the ONNX query encoder is unusable: {reason}",
+            hint="set embedder.query_runtime to auto or torch",
+        )
 
     @property
-    def dim(self) -> int:  # type: ignore[override]
+    def dim(self) -> int:
         """Vector dimension."""
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or (
@@ -298,3 +281,17 @@ class SentenceTransformerEmbedder:
             if len(self._query_cache) > self._query_cache_size:
                 self._query_cache.popitem(last=False)
         return vector
+
+
+@register_embedder("sentence-transformers")
+def _from_settings(settings: Settings) -> SentenceTransformerEmbedder:
+    s = settings.embedder
+    return SentenceTransformerEmbedder(
+        s.model_dir,
+        device=s.device,
+        dtype=s.dtype,
+        batch_size=s.batch_size,
+        query_cache_size=settings.retrieval.query_cache_size,
+        cache_dir=settings.models_dir,
+        query_runtime=s.query_runtime,
+    )

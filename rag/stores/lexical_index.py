@@ -1,0 +1,213 @@
+"""The ``LexicalIndex`` seam (BM25 over chunk texts) and its SQLite FTS5 implementation.
+
+A lexical index finds chunk ids by the words of a question, among the chunks a ``Filters``
+allows, and is kept in step with the catalog: the catalog calls ``remove`` and ``add`` inside
+the transaction that swaps a document's chunks, so a query sees a document's old chunks or its
+new ones. The SQLite implementation lives in the catalog's file and joins its transactions;
+a PostgreSQL one would live in the catalog's database the same way.
+
+Example::
+
+    index = SqliteLexicalIndex(db)
+    hits = index.search("parental leave", k=10, filters=Filters(doc_types=("pdf",)))
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sqlite3
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from rag.errors import StoreError
+from rag.filters import Filters
+from rag.stores.sql_filters import sql_where
+from rag.stores.sqlite import SqliteDatabase
+from rag.types import Chunk
+
+
+@runtime_checkable
+class LexicalIndex(Protocol):
+    """Keyword search over chunk texts, filtered inside the search."""
+
+    def add(self, chunks: Sequence[Chunk]) -> None:
+        """Index chunks (all of one document, so each can be matched with its neighbours)."""
+        ...
+
+    def remove(self, doc_ids: Sequence[str]) -> None:
+        """Forget every chunk of these documents (unknown ids are ignored)."""
+        ...
+
+    def search(
+        self,
+        question: str,
+        k: int,
+        filters: Filters | None = None,
+        *,
+        title_weight: float = 2.0,
+        context_weight: float = 0.5,
+    ) -> list[tuple[str, float]]:
+        """Up to ``k`` chunk ids with scores (higher is better), best first."""
+        ...
+
+    def count(self) -> int:
+        """Chunks indexed."""
+        ...
+
+
+_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    head, body, context, tokenize='porter unicode61 remove_diacritics 2'
+);
+"""
+#: the lexical index's columns: the title and section path ("head"), the chunk text, and the
+#: text of the chunks just before and after it in its document ("context"), weighed lower: a
+#: passage that matches half the question while its neighbour matches the rest is found.
+#: Measured on SciFact train: lexical nDCG@10 0.694 -> 0.709, hybrid +0.7 point (README).
+_FTS_COLUMNS = ["head", "body", "context"]
+_FTS_INSERT = "INSERT INTO chunks_fts(rowid, head, body, context) VALUES (?, ?, ?, ?)"
+
+_STOPWORDS = frozenset(
+    """a an the and or of to in on at for by with from as is are was were be been being it its
+    this that these those what which who whom whose when where why how do does did can could
+    should would will shall may might must i you he she we they me my our your their there
+    than then so if not no yes about into over under any all each some such""".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def lexical_fields(chunk: Chunk) -> tuple[str, str]:
+    """What the lexical index holds for a chunk: its title and section path, and its text."""
+    return " > ".join(p for p in (chunk.title, chunk.section) if p), chunk.text
+
+
+def lexical_rows(chunks: Sequence[Chunk]) -> list[tuple[str, str, str]]:
+    """(head, body, context) for each of one document's chunks, in the order given.
+
+    The context of a chunk is the text of the chunks with the index just before and after it.
+    """
+    by_index = {c.chunk_index: c.text for c in chunks}
+    rows = []
+    for c in chunks:
+        around = (by_index.get(c.chunk_index - 1, ""), by_index.get(c.chunk_index + 1, ""))
+        rows.append((*lexical_fields(c), "\n".join(t for t in around if t)))
+    return rows
+
+
+def match_expression(question: str) -> str:
+    """An FTS5 MATCH expression: the question's content words, OR-ed, each quoted."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    terms = [w for w in words if w not in _STOPWORDS] or words
+    unique = list(dict.fromkeys(terms))
+    return " OR ".join(f'"{t}"' for t in unique)
+
+
+class SqliteLexicalIndex:
+    """BM25 in an FTS5 table beside the catalog's ``chunks`` table (rowids shared with it).
+
+    It owns ``chunks_fts``; it reads ``chunks`` for the rowids of a document's chunks and for
+    the columns a filter tests, so ``add`` runs after the catalog wrote the chunk rows and
+    ``remove`` before it deletes them (``Catalog.replace_document`` does both in order).
+    """
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db = db
+        try:
+            conn = db.connect()  # executescript commits: no transaction around it
+            columns = [r[1] for r in conn.execute("PRAGMA table_info(chunks_fts)")]
+            if columns and columns != _FTS_COLUMNS:  # written by an earlier version
+                conn.execute("DROP TABLE chunks_fts")
+                conn.executescript(_SCHEMA)
+                self._refill()
+            else:
+                conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the lexical index at {db.path}: {exc}") from exc
+
+    def _refill(self) -> None:
+        """Index every stored chunk again (after a change of columns)."""
+        from rag.stores.catalog import chunk_from_row
+
+        with self.db.transaction() as conn:
+            rows = conn.execute("SELECT * FROM chunks ORDER BY doc_id, chunk_index").fetchall()
+            for _, group in itertools.groupby(rows, key=lambda r: r["doc_id"]):
+                doc_rows = list(group)
+                fields = lexical_rows([chunk_from_row(r) for r in doc_rows])
+                conn.executemany(
+                    _FTS_INSERT,
+                    [(r["rowid"], *f) for r, f in zip(doc_rows, fields, strict=True)],
+                )
+
+    def add(self, chunks: Sequence[Chunk]) -> None:
+        """Index chunks whose rows the catalog has just written (same transaction)."""
+        if not chunks:
+            return
+        with self.db.transaction() as conn:
+            for doc_id, group in itertools.groupby(chunks, key=lambda c: c.doc_id):
+                doc_chunks = list(group)
+                rowids = {
+                    r["id"]: r["rowid"]
+                    for r in conn.execute("SELECT rowid, id FROM chunks WHERE doc_id=?", (doc_id,))
+                }
+                conn.executemany(
+                    _FTS_INSERT,
+                    [
+                        (rowids[c.id], *fields)
+                        for c, fields in zip(doc_chunks, lexical_rows(doc_chunks), strict=True)
+                    ],
+                )
+
+    def remove(self, doc_ids: Sequence[str]) -> None:
+        """Forget the chunks of these documents (before the catalog deletes their rows)."""
+        with self.db.transaction() as conn:
+            for doc_id in doc_ids:
+                conn.execute(
+                    "DELETE FROM chunks_fts WHERE rowid IN"
+                    " (SELECT rowid FROM chunks WHERE doc_id=?)",
+                    (doc_id,),
+                )
+
+    def count(self) -> int:
+        """Chunks indexed."""
+        return int(self.db.connect().execute("SELECT count(*) FROM chunks_fts").fetchone()[0])
+
+    def search(
+        self,
+        question: str,
+        k: int,
+        filters: Filters | None = None,
+        *,
+        title_weight: float = 2.0,
+        context_weight: float = 0.5,
+    ) -> list[tuple[str, float]]:
+        """BM25: ``k`` best chunk ids with scores (higher is better), filtered in SQL.
+
+        ``title_weight`` and ``context_weight`` weigh matches in the title and section path and
+        in the neighbouring chunks against matches in the chunk's own text.
+        """
+        expr = match_expression(question)
+        if not expr:
+            return []
+        where_sql, params = sql_where(filters) if filters is not None else ("", [])
+        if where_sql:
+            sql = (
+                "SELECT c.id, bm25(chunks_fts, ?, 1.0, ?) AS s FROM chunks_fts"
+                " JOIN chunks c ON c.rowid = chunks_fts.rowid"
+                f" WHERE chunks_fts MATCH ? AND ({where_sql}) ORDER BY s LIMIT ?"
+            )
+        else:  # rank first, then look up only the k winners (about 2x faster)
+            sql = (
+                "SELECT c.id, f.s FROM (SELECT rowid, bm25(chunks_fts, ?, 1.0, ?) AS s"
+                " FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?) f"
+                " JOIN chunks c ON c.rowid = f.rowid ORDER BY f.s"
+            )
+        try:
+            rows = (
+                self.db.connect()
+                .execute(sql, (title_weight, context_weight, expr, *params, k))
+                .fetchall()
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"lexical search failed: {exc}") from exc
+        return [(r[0], -float(r[1])) for r in rows]
