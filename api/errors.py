@@ -92,7 +92,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-_HTTP_TYPES = {404: "NotFoundError", 405: "MethodNotAllowedError", 401: "AuthenticationError", 413: "TooLargeError"}
+_HTTP_TYPES = {
+    404: "NotFoundError",
+    405: "MethodNotAllowedError",
+    401: "AuthenticationError",
+    413: "TooLargeError",
+}
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

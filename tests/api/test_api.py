@@ -11,8 +11,8 @@ from api.app import create_app
 from api.deps import get_assistant
 from rag.assistant import AnswerConfig, Assistant
 from rag.container import Container
-from tests.conftest import LOCAL
 from rag.testing import EchoGenerator
+from tests.conftest import LOCAL
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_routes_take_their_services_from_dependencies(example_container: Contain
     echo = Assistant(example_container.retriever, EchoGenerator(), config=AnswerConfig())
     app = create_app(example_container, load_in_background=False)
     app.dependency_overrides[get_assistant] = lambda: echo
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         r = c.post("/v1/query", json={"question": "How many days of annual leave?"})
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "echo" and r.json()["mode"] == "generative"

@@ -19,6 +19,7 @@ from api.app import create_app
 from ingest.service import build_ingestor
 from rag.container import Container
 from rag.conversation import MAX_CONVERSATION_CHARS, MAX_MESSAGE_CHARS
+from rag.settings import Settings
 from rag.testing import EchoGenerator, HashingEmbedder
 from tests.conftest import LOCAL
 from tests.ingest.test_sync import hashing_container
@@ -32,8 +33,8 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Container:
     docs = tmp / "docs"
     docs.mkdir()
     (docs / "parking.md").write_text("# Parking\n\nThe visitor car park has 12 spaces.\n")
-    container = hashing_container(tmp)
-    container.__dict__["generator"] = EchoGenerator()
+    hashing = hashing_container(tmp)
+    container = Container(hashing.settings, embedder=hashing.embedder, generator=EchoGenerator())
     build_ingestor(container).ingest(docs)
     return container
 
@@ -42,6 +43,16 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Container:
 def client(container: Container) -> Iterator[TestClient]:
     with TestClient(create_app(container, load_in_background=False), base_url=LOCAL) as c:
         yield c
+
+
+def _sharing(settings: Settings, container: Container) -> Container:
+    """A container with other settings over the same models and stores."""
+    return Container(
+        settings,
+        embedder=container.embedder,
+        vector_store=container.vector_store,
+        generator=container.generator,
+    )
 
 
 def _error(r: Any, status: int) -> dict[str, str]:
@@ -102,9 +113,7 @@ def test_a_body_over_the_limit_is_refused_with_413_before_it_is_parsed(
 def test_the_body_limit_is_a_setting(container: Container) -> None:
     settings = container.settings.model_copy(deep=True)
     settings.api.max_body_bytes = 2048
-    small = Container(settings)
-    for name in ("embedder", "generator", "catalog", "vector_store"):
-        small.__dict__[name] = getattr(container, name)
+    small = _sharing(settings, container)
     with TestClient(create_app(small, load_in_background=False), base_url=LOCAL) as c:
         r = c.post("/v1/retrieve", json={"question": "x" * 3000})
         assert _error(r, 413)["type"] == "TooLargeError"
@@ -165,9 +174,7 @@ def test_a_foreign_host_header_is_refused(client: TestClient) -> None:
 def test_allowed_hosts_is_a_setting(container: Container) -> None:
     settings = container.settings.model_copy(deep=True)
     settings.api.allowed_hosts = ["ragstead.intranet"]
-    named = Container(settings)
-    for name in ("embedder", "generator", "catalog", "vector_store"):
-        named.__dict__[name] = getattr(container, name)
+    named = _sharing(settings, container)
     app = create_app(named, load_in_background=False)
     with TestClient(app, base_url="http://ragstead.intranet:8000") as c:
         assert c.get("/healthz").status_code == 200

@@ -191,8 +191,8 @@ class ExitOnUpsert:
         os._exit(3)
 
 
-container = Container(Settings(data_dir=Path(sys.argv[2]), ingest=IngestSettings(workers=0)))
-container.__dict__["embedder"] = HashingEmbedder(dim=64)
+settings = Settings(data_dir=Path(sys.argv[2]), ingest=IngestSettings(workers=0))
+container = Container(settings, embedder=HashingEmbedder(dim=64))
 docs = Path(sys.argv[1])
 assert build_ingestor(container).ingest(docs).ok
 store = ExitOnUpsert(container.vector_store)

@@ -152,8 +152,8 @@ class SlowCounting(HashingEmbedder):
         return count_slowly
 
 
-container = Container(Settings(data_dir=Path(sys.argv[2]), ingest=IngestSettings(workers=1)))
-container.__dict__["embedder"] = SlowCounting(dim=64)
+settings = Settings(data_dir=Path(sys.argv[2]), ingest=IngestSettings(workers=1))
+container = Container(settings, embedder=SlowCounting(dim=64))
 build_ingestor(container).ingest(Path(sys.argv[1]))
 """
 

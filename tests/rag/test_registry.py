@@ -14,7 +14,7 @@ from rag.errors import ConfigurationError
 from rag.settings import EmbedderSettings, GeneratorSettings, StoreSettings
 from rag.testing import EchoGenerator, HashingEmbedder, MemoryVectorStore
 
-PLUGIN = '''
+PLUGIN = """
 from rag.embedders import register_embedder
 from rag.generators import register_generator
 from rag.stores.registry import register_vector_store
@@ -34,7 +34,7 @@ def echo(settings):
 @register_vector_store("acme_seams:memory")
 def memory(settings):
     return MemoryVectorStore()
-'''
+"""
 
 
 def test_one_module_and_one_setting_swap_each_seam(

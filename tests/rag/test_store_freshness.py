@@ -24,8 +24,8 @@ from rag.container import Container
 from rag.settings import IngestSettings, Settings
 from rag.testing import HashingEmbedder
 
-container = Container(Settings(data_dir=Path(sys.argv[2]), ingest=IngestSettings(workers=0)))
-container.__dict__["embedder"] = HashingEmbedder(dim=64)
+settings = Settings(data_dir=Path(sys.argv[2]), ingest=IngestSettings(workers=0))
+container = Container(settings, embedder=HashingEmbedder(dim=64))
 report = build_ingestor(container).ingest(Path(sys.argv[1]))
 assert report.ok and (report.added or report.updated), report
 """
