@@ -82,6 +82,17 @@ def test_a_lone_surrogate_elsewhere_is_a_400_too(client: TestClient) -> None:
     assert _error(r, 400)["type"] == "InvalidRequestError"
 
 
+@pytest.mark.parametrize("route", ["/v1/chat", "/v1/chat/completions"])
+def test_a_lone_surrogate_in_a_chat_is_a_400(client: TestClient, route: str) -> None:
+    raw = (
+        b'{"messages": [{"role": "user", "content": "car park \\ud800?"},'
+        b' {"role": "assistant", "content": "12."},'
+        b' {"role": "user", "content": "and the staff car park \\udfff?"}]}'
+    )
+    r = client.post(route, content=raw, headers={"content-type": "application/json"})
+    assert _error(r, 400)["type"] == "InvalidRequestError"
+
+
 def test_the_frameworks_own_errors_use_the_json_shape(client: TestClient) -> None:
     assert _error(client.get("/v1/nowhere"), 404)["type"] == "NotFoundError"
     assert _error(client.get("/v1/query"), 405)["type"] == "MethodNotAllowedError"
