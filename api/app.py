@@ -10,7 +10,9 @@ from fastapi import FastAPI
 
 import rag.offline  # noqa: F401
 from api.auth.identify import Authenticator
+from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.limits import BodyLimit, TrustedHosts, trusted_hosts
 from api.routes import chat, documents, health, openai_compat, query, retrieve
 from api.state import AppState
 from rag.container import Container
@@ -40,9 +42,15 @@ def create_app(
         version="0.1.0",
         description="Answers questions over your own documents, offline, with cited sources.",
         lifespan=lifespan,
+        docs_url=None,  # served from local files by install_docs
+        redoc_url=None,  # ReDoc needs a CDN script and web fonts
     )
     app.state.ragstead = state
     install_error_handlers(app)
+    api = container.settings.api
+    app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
+    app.add_middleware(TrustedHosts, hosts=trusted_hosts(api))  # outermost: checked first
+    install_docs(app)
     app.include_router(health.router)
     app.include_router(query.router)
     app.include_router(retrieve.router)

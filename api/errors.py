@@ -21,11 +21,13 @@ from rag.errors import (
     PermissionDeniedError,
     RagsteadError,
     StoreError,
+    TooLargeError,
 )
 
 log = logging.getLogger("ragstead.api")
 
 _STATUS: list[tuple[type[RagsteadError], int]] = [
+    (TooLargeError, 413),
     (InvalidRequestError, 400),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
@@ -90,7 +92,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-_HTTP_TYPES = {404: "NotFoundError", 405: "MethodNotAllowedError", 401: "AuthenticationError"}
+_HTTP_TYPES = {
+    404: "NotFoundError",
+    405: "MethodNotAllowedError",
+    401: "AuthenticationError",
+    413: "TooLargeError",
+}
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -111,8 +118,35 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unicode_error(request: Request, exc: Exception) -> JSONResponse:
+    """Text that cannot be encoded (a lone surrogate such as "\\ud800" in a JSON string, which
+    only a caller sends: ingested text never holds one)."""
+    if getattr(exc, "reason", "") != "surrogates not allowed":
+        return await _unexpected_error(request, exc)
+    log.info("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+    return JSONResponse(
+        error_body(
+            "InvalidRequestError",
+            "the request holds text that is not valid Unicode (a lone surrogate such as \\ud800)",
+            "send text as UTF-8",
+        ),
+        status_code=400,
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """Anything else: a 500 in the JSON shape, the traceback in the server log only."""
+    log.error("unexpected error on %s", request.url.path, exc_info=exc)
+    return JSONResponse(
+        error_body("InternalError", "the request failed unexpectedly", "see the server log"),
+        status_code=500,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on an app."""
     app.add_exception_handler(RagsteadError, _ragstead_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(UnicodeEncodeError, _unicode_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -10,6 +10,10 @@ ingestion needs, through the catalog and in its database:
   without being live in the catalog: ids about to be written, ids about to be replaced. It is
   filled before the vector store is touched and emptied after, so after a crash at any point
   :meth:`Manifest.recover` deletes exactly the orphans, without scanning the vector store;
+- ids that a re-index keeps (the same id for a chunk that may now hold other text) are
+  overwritten in place and also listed in ``ingest_rewrite``: after a crash their vectors may
+  belong to either version, so :meth:`Manifest.recover` marks their documents changed and the
+  next run re-indexes them (a kept id is never deleted, so it never loses its vector);
 - :class:`IngestLock` keeps two ingestion runs from writing to one data directory at once.
 
 Example::
@@ -34,7 +38,11 @@ from rag.errors import BusyError, StoreError
 from rag.stores.catalog import Catalog, DocumentRecord
 from rag.stores.vector_store import VectorStore
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS ingest_pending (id TEXT PRIMARY KEY);"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ingest_pending (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS ingest_rewrite (id TEXT PRIMARY KEY);
+"""
+_SQL_BATCH = 500
 
 
 class IngestLock:
@@ -114,9 +122,14 @@ class Manifest:
             raise StoreError(f"cannot open the manifest at {catalog.path}: {exc}") from exc
 
     def _write(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        self._write_all([(sql, rows)])
+
+    def _write_all(self, statements: Sequence[tuple[str, Iterable[Sequence[object]]]]) -> None:
+        """Run each statement over its rows, all in one transaction."""
         try:
             with self.db.transaction() as conn:
-                conn.executemany(sql, rows)
+                for sql, rows in statements:
+                    conn.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise StoreError(f"manifest write failed: {exc}") from exc
 
@@ -136,26 +149,72 @@ class Manifest:
 
     # -- the vector journal ------------------------------------------------------------------
 
-    def journal_add(self, ids: Iterable[str]) -> None:
-        """Note vector ids that may be in the store without being live (before writing them)."""
-        self._write("INSERT OR IGNORE INTO ingest_pending(id) VALUES (?)", [(i,) for i in ids])
+    def journal_add(self, ids: Iterable[str], *, rewritten: Iterable[str] = ()) -> None:
+        """Note vector ids that may be in the store without being live (before writing them),
+        and the live ids whose vectors are about to be overwritten in place."""
+        self._write_all(
+            [
+                ("INSERT OR IGNORE INTO ingest_pending(id) VALUES (?)", [(i,) for i in ids]),
+                ("INSERT OR IGNORE INTO ingest_rewrite(id) VALUES (?)", [(i,) for i in rewritten]),
+            ]
+        )
 
-    def journal_remove(self, ids: Iterable[str]) -> None:
+    def journal_remove(self, ids: Iterable[str], *, rewritten: Iterable[str] = ()) -> None:
         """The store agrees with the catalog on these ids again."""
-        self._write("DELETE FROM ingest_pending WHERE id=?", [(i,) for i in ids])
+        self._write_all(
+            [
+                ("DELETE FROM ingest_pending WHERE id=?", [(i,) for i in ids]),
+                ("DELETE FROM ingest_rewrite WHERE id=?", [(i,) for i in rewritten]),
+            ]
+        )
 
     def journal_size(self) -> int:
         """Ids in the journal (0 after every clean run)."""
         return int(self.db.connect().execute("SELECT count(*) FROM ingest_pending").fetchone()[0])
 
     def recover(self, store: VectorStore) -> int:
-        """Delete journalled vectors the catalog does not hold (left by a crash); returns them."""
-        pending = [r[0] for r in self.db.connect().execute("SELECT id FROM ingest_pending")]
-        if not pending:
+        """Delete journalled vectors the catalog does not hold (left by a crash); returns them.
+
+        Documents whose live chunks were being overwritten in place are marked changed (no
+        hash, no mtime), so the next run parses and re-indexes them.
+        """
+        conn = self.db.connect()
+        pending = [r[0] for r in conn.execute("SELECT id FROM ingest_pending")]
+        rewritten = [r[0] for r in conn.execute("SELECT id FROM ingest_rewrite")]
+        if not pending and not rewritten:
             return 0
         live = set(self.catalog.live(pending))
         orphans = [i for i in pending if i not in live]
         if orphans:
             store.delete(orphans)
-        self.journal_remove(pending)
+        stale = self._documents_of(self.catalog.live(rewritten))
+        self._write_all(
+            [
+                ("UPDATE documents SET mtime=-1, content_hash='' WHERE doc_id=?", stale),
+                ("DELETE FROM ingest_pending WHERE id=?", [(i,) for i in pending]),
+                ("DELETE FROM ingest_rewrite WHERE id=?", [(i,) for i in rewritten]),
+            ]
+        )
         return len(orphans)
+
+    def _documents_of(self, chunk_ids: Sequence[str]) -> list[tuple[str]]:
+        """The documents holding these chunks, and their parents (the files to re-parse)."""
+        docs: set[str] = set()
+        conn = self.db.connect()
+        for start in range(0, len(chunk_ids), _SQL_BATCH):
+            part = list(chunk_ids[start : start + _SQL_BATCH])
+            marks = ",".join("?" * len(part))
+            rows = conn.execute(
+                "SELECT d.doc_id, d.parent_id FROM documents d JOIN chunks c"
+                f" ON c.doc_id = d.doc_id WHERE c.id IN ({marks})",
+                part,
+            )
+            for doc_id, parent_id in rows:
+                docs.add(doc_id)
+                while parent_id and parent_id not in docs:  # up to the file itself
+                    docs.add(parent_id)
+                    row = conn.execute(
+                        "SELECT parent_id FROM documents WHERE doc_id=?", (parent_id,)
+                    ).fetchone()
+                    parent_id = row[0] if row else None
+        return [(d,) for d in sorted(docs)]

@@ -180,7 +180,7 @@ class Ingestor:
             if prune:
                 tracker.emit("prune", str(root))
                 keep = {r.source.source for r in plan.reuse if r.rename}
-                for record in vanished(records, root, keep):
+                for record in vanished(records, root, keep, plan.refused):
                     self.delete(record.doc_id)
                     report.removed.append(record.source)
         report.seconds = time.perf_counter() - started

@@ -126,7 +126,26 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: symbolic links that lead out of the folder: never read (and removed by a prune).
+    refused: set[str] = field(default_factory=set)
     files: int = 0
+
+
+OUTSIDE_LINK = "a symbolic link to a file outside the folder being ingested: not followed"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether the file at ``path`` stays under ``root`` (resolved) once links are followed.
+
+    :func:`discover` never descends into a linked folder, so only a link itself can lead out.
+    """
+    if not path.is_symlink():
+        return True
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # a dangling link or a loop
+        return False
+    return target == root or root in target.parents
 
 
 def _under(source: str, root: Path) -> bool:
@@ -163,6 +182,10 @@ def make_plan(
     explicit = root.is_file()
     for path in discover(root):
         source = str(path)
+        if not explicit and not _inside(path, root):
+            plan.skipped.append((source, OUTSIDE_LINK))
+            plan.refused.add(source)
+            continue
         if not is_supported(path):
             reason = unsupported_reason(path)
             (plan.failed if explicit else plan.skipped).append((source, reason))
@@ -222,8 +245,14 @@ def make_plan(
     return plan
 
 
-def vanished(records: Sequence[DocumentRecord], root: Path, keep: set[str]) -> list[DocumentRecord]:
-    """Top-level file documents under ``root`` whose files are gone (and not in ``keep``)."""
+def vanished(
+    records: Sequence[DocumentRecord],
+    root: Path,
+    keep: set[str],
+    refused: set[str] | frozenset[str] = frozenset(),
+) -> list[DocumentRecord]:
+    """Top-level file documents under ``root`` whose files are gone (and not in ``keep``), or
+    that are now ``refused`` (links leading out of the folder)."""
     return [
         r
         for r in records
@@ -231,5 +260,5 @@ def vanished(records: Sequence[DocumentRecord], root: Path, keep: set[str]) -> l
         and r.metadata.get("origin") == "file"
         and r.source not in keep
         and _under(r.source, root)
-        and not Path(r.source).exists()
+        and (r.source in refused or not Path(r.source).exists())
     ]

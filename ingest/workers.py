@@ -169,12 +169,43 @@ _BOOT = (
 )
 
 
+#: how often a worker checks that its parent is still there (where prctl is not available).
+_PARENT_CHECK_S = 0.5
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` dies, even in the middle of a parse.
+
+    On Linux the kernel sends SIGKILL when the parent goes (``prctl(PR_SET_PDEATHSIG)``); a
+    daemon thread that watches the parent's pid covers other systems and a parent that died
+    before the call.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def worker_loop() -> None:
-    """A worker process (``python -c _BOOT PATHS TASK_FD RESULT_FD NICE``): parse until EOF.
+    """A worker process (``python -c _BOOT PATHS TASK_FD RESULT_FD NICE PARENT``): parse until
+    EOF, and die with the parent.
 
     Started as a plain subprocess rather than with ``multiprocessing``, so that the parent's
     ``__main__`` (a script without a ``__name__`` guard) is never run again in the worker.
     """
+    die_with_parent(int(sys.argv[5]))
     tasks = Connection(int(sys.argv[2]), writable=False)
     results = Connection(int(sys.argv[3]), readable=False)
     nice = int(sys.argv[4])
@@ -291,7 +322,13 @@ class ParsePool:
     def _spawn(self) -> _Worker:
         task_read, task_write = os.pipe()
         result_read, result_write = os.pipe()
-        args = [json.dumps(sys.path), str(task_read), str(result_write), str(self.nice)]
+        args = [
+            json.dumps(sys.path),
+            str(task_read),
+            str(result_write),
+            str(self.nice),
+            str(os.getpid()),
+        ]
         process = subprocess.Popen(
             [sys.executable, "-c", _BOOT, *args],
             pass_fds=(task_read, result_write),

@@ -2,10 +2,12 @@
 new ones, never both or neither.
 
 For each batch: the new chunk ids and the ids they replace go into the manifest's journal;
-the new vectors are written; the catalog swaps the documents in one transaction (the catalog
-decides which ids are live, so until then the new vectors are invisible); the replaced vectors
-are deleted; the journal is cleared. A crash at any point leaves only journalled orphans, which
-the next run deletes (:meth:`ingest.manifest.Manifest.recover`).
+the new vectors are written (an id the new version keeps is overwritten, never deleted first);
+the catalog swaps the documents in one transaction (the catalog decides which ids are live, so
+until then the new vectors are invisible); the replaced vectors that are not rewritten are
+deleted; the journal is cleared. A crash at any point leaves only journalled orphans, which
+the next run deletes, and kept ids whose vectors may belong to the other version, whose
+documents the next run re-indexes (:meth:`ingest.manifest.Manifest.recover`).
 
 Example::
 
@@ -176,12 +178,12 @@ class IndexWriter:
         doc_ids = [rec.doc_id for fam in families for rec, _ in fam.docs]
         doc_ids += [oid for fam in families for oid in fam.obsolete]
         old_ids = self.manifest.chunk_ids(doc_ids)
-        self.manifest.journal_add([*new_ids, *old_ids])
-        # Ids kept across a forced re-index may now hold other text (new chunking settings):
-        # their old sentence vectors must not outlive them.
+        # Ids kept across a forced re-index may now hold other text (new chunking settings).
+        # They are overwritten in place, never deleted first: a crash before the catalog swap
+        # leaves them live with the old or the new vectors, and recovery re-indexes their
+        # documents (``Manifest.recover``).
         kept = sorted(set(old_ids) & set(new_ids))
-        if kept:
-            self.store.delete(kept)
+        self.manifest.journal_add([*new_ids, *old_ids], rewritten=kept)
         if chunks:
             vectors = np.vstack([by_id[cid] for cid in new_ids]).astype(np.float32)
             none = np.zeros((0, vectors.shape[1]), dtype=np.float32)
@@ -200,7 +202,7 @@ class IndexWriter:
         stale = sorted(set(old_ids) - set(new_ids))
         if stale:
             self.store.delete(stale)
-        self.manifest.journal_remove([*new_ids, *old_ids])
+        self.manifest.journal_remove([*new_ids, *old_ids], rewritten=kept)
         self.written += len(chunks)
         return len(chunks)
 

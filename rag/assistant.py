@@ -51,11 +51,26 @@ def validate_question(question: str) -> str:
     text = (question or "").strip()
     if not text:
         raise InvalidRequestError("the question is empty", hint="ask a question in words")
+    if not is_valid_text(text):
+        raise InvalidRequestError(
+            "the question is not valid Unicode text (it holds a lone surrogate, such as \\ud800)",
+            hint="send the question as UTF-8 text",
+        )
     if len(text) > MAX_QUESTION_CHARS:
         raise InvalidRequestError(
             f"the question is {len(text)} characters long; the limit is {MAX_QUESTION_CHARS}"
         )
     return text
+
+
+def is_valid_text(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8 (JSON's ``"\\ud800"`` decodes to a string that
+    cannot, and fails deep in a tokenizer or SQLite otherwise)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass

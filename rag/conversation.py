@@ -29,11 +29,18 @@ from typing import Protocol
 import numpy as np
 
 from rag.embedders.base import Embedder
-from rag.errors import InvalidRequestError
+from rag.errors import InvalidRequestError, TooLargeError
 from rag.generators.base import Generator, Message, complete
 from rag.text import STOPWORDS, content_words, strip_markers
 
 MAX_MESSAGES = 200
+#: longest message, and longest conversation, a request may send (characters).
+MAX_MESSAGE_CHARS = 32_000
+MAX_CONVERSATION_CHARS = 200_000
+#: what follow-up rewriting reads of the earlier turns: the last few user turns, and only the
+#: end of each (rule rewriting embeds every short phrase of what it reads).
+REWRITE_TURNS = 4
+REWRITE_TURN_CHARS = 600
 ROLES = ("system", "user", "assistant")
 _CUES = re.compile(
     r"^\s*(?:(?:and|but|also|so|ok|okay|then|now|what|how)\b[\s,]*)*"
@@ -81,6 +88,19 @@ def split_conversation(messages: Sequence[Message]) -> tuple[list[Message], str]
             raise InvalidRequestError(
                 f"message {i} needs a role ({', '.join(ROLES)}) and text content"
             )
+    sizes = [len(m["content"]) for m in messages]
+    if max(sizes) > MAX_MESSAGE_CHARS:
+        raise TooLargeError(
+            f"message {sizes.index(max(sizes))} is {max(sizes):,} characters long; the limit is"
+            f" {MAX_MESSAGE_CHARS:,}",
+            hint="send shorter messages",
+        )
+    if sum(sizes) > MAX_CONVERSATION_CHARS:
+        raise TooLargeError(
+            f"the conversation is {sum(sizes):,} characters long; the limit is"
+            f" {MAX_CONVERSATION_CHARS:,}",
+            hint="send only the recent turns",
+        )
     if messages[-1]["role"] != "user":
         raise InvalidRequestError(
             "the last message must be the user's question", hint="end with a user message"
@@ -97,6 +117,15 @@ def _user_turns(history: Sequence[Message]) -> list[str]:
     return [m["content"].strip() for m in history if m["role"] == "user" and m["content"].strip()]
 
 
+def _tail(text: str, limit: int = REWRITE_TURN_CHARS) -> str:
+    """The last ``limit`` characters of ``text``, from a word start where one is near."""
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    space = cut.find(" ")
+    return cut[space + 1 :] if 0 <= space < 40 else cut
+
+
 class RuleRewriter:
     """Rewrites follow-ups by substitution or by adding the previous question as context."""
 
@@ -107,8 +136,9 @@ class RuleRewriter:
     def rewrite(self, question: str, history: Sequence[Message]) -> str:
         """The standalone form of ``question`` (unchanged when it already stands alone)."""
         previous: str | None = None
-        for turn in _user_turns(history):  # earlier follow-ups are resolved in order
-            previous = turn if previous is None else self._rewrite_one(turn, previous)
+        for turn in _user_turns(history)[-REWRITE_TURNS:]:  # earlier follow-ups, in order
+            turn = _tail(turn)
+            previous = turn if previous is None else _tail(self._rewrite_one(turn, previous))
         return question.strip() if previous is None else self._rewrite_one(question, previous)
 
     def is_follow_up(self, question: str) -> bool:
@@ -220,7 +250,7 @@ class ModelRewriter:
         """The model's standalone question, or the fallback's."""
         if not _user_turns(history):
             return question.strip()
-        lines = [f"{m['role'].capitalize()}: {m['content'].strip()}" for m in history[-6:]]
+        lines = [f"{m['role'].capitalize()}: {_tail(m['content'].strip())}" for m in history[-6:]]
         prompt = (
             "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question.strip()}\n"
             "Standalone question:"

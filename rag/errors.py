@@ -8,6 +8,7 @@ codes.
     ├── ConfigurationError         a setting is invalid or names something that is not there
     │   └── ModelNotInstalledError a model package or directory is missing (says how to install)
     ├── InvalidRequestError        the caller asked for something malformed (empty question...)
+    │   └── TooLargeError          a request, message or history over its size limit
     ├── AuthenticationError        no credentials, or ones that are invalid or expired (401)
     ├── PermissionDeniedError      a known caller without the scope or collection needed (403)
     ├── NotFoundError              a document, file or collection that does not exist
@@ -45,6 +46,10 @@ class ModelNotInstalledError(ConfigurationError):
 
 class InvalidRequestError(RagsteadError):
     """The caller's request is malformed (empty question, bad filter...)."""
+
+
+class TooLargeError(InvalidRequestError):
+    """A request body, message or conversation is over its size limit."""
 
 
 class AuthenticationError(RagsteadError):

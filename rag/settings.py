@@ -201,6 +201,14 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="largest request body; a larger one gets 413 unread"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header values accepted besides localhost, 127.0.0.1, ::1 and the bound"
+        " host (a name or address clients use to reach the server); '*' accepts any",
+    )
 
 
 class Settings(BaseSettings):

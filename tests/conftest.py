@@ -15,6 +15,8 @@ from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "docs"
+#: base URL for TestClient: its default Host header, "testserver", is not a host the app trusts.
+LOCAL = "http://127.0.0.1"
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +36,17 @@ def example_container(tmp_path_factory: pytest.TempPathFactory, model_cache: Pat
     return container
 
 
+def admin_headers_for(container: Container, name: str = "test-admin") -> dict[str, str]:
+    """The Authorization header of a new key with every scope in the container's data dir."""
+    created = KeyStore(container.settings.auth_path).create(name, scopes=["read", "write", "admin"])
+    assert created.key is not None
+    return {"Authorization": f"Bearer {created.key}"}
+
+
 @pytest.fixture(scope="session")
 def admin_key(example_container: Container) -> str:
     """An API key with every scope for the example container's data directory."""
-    store = KeyStore(example_container.settings.auth_path)
-    created = store.create("test-admin", scopes=["read", "write", "admin"])
-    assert created.key is not None
-    return created.key
+    return admin_headers_for(example_container)["Authorization"].removeprefix("Bearer ")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import DataDir, JsonFlag, container_for, display, err, fail, out
+from api.cli.common import (
+    DataDir,
+    JsonFlag,
+    container_for,
+    display,
+    err,
+    fail,
+    out,
+    printable,
+    terminal_safe,
+)
 from rag.errors import RagsteadError
 from rag.types import Answer
 
@@ -50,7 +60,7 @@ def ask(
         )
         if stream and not as_json:
             for piece in answer_stream:
-                sys.stdout.write(piece)
+                sys.stdout.write(printable(piece, lines=True))
                 sys.stdout.flush()
             sys.stdout.write("\n")
         answer = answer_stream.result()
@@ -60,7 +70,7 @@ def ask(
         sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
         return
     if not stream:
-        out.print(answer.answer, highlight=False)
+        out.print(terminal_safe(answer.answer, lines=True), highlight=False)
     print_grounding(answer)
 
 
@@ -73,18 +83,18 @@ def print_grounding(answer: Answer) -> None:
         out.print("\nSources:", style="bold")
     for c in answer.citations:
         where = f", page {c.page}" if c.page is not None else ""
-        section = f" — {c.section}" if c.section else ""
+        section = f" — {terminal_safe(c.section)}" if c.section else ""
         inferred = " (not cited by the model; supports the answer)" if c.inferred else ""
         out.print(f"  [{c.n}] {display(c.source)}{where}{section}{inferred}", highlight=False)
         if c.quote:
-            out.print(f'      "{c.quote}"', style="dim", highlight=False)
+            out.print(f'      "{terminal_safe(c.quote)}"', style="dim", highlight=False)
     unsupported = [s for s in answer.sentences if not s.supported]
     if not answer.covered:
         return
     if unsupported:
         out.print("\nNot supported by the sources (check before relying on it):", style="yellow")
         for s in unsupported:
-            out.print(f"  - {s.text}  ({s.reason})", highlight=False)
+            out.print(f"  - {terminal_safe(s.text)}  ({terminal_safe(s.reason)})", highlight=False)
     else:
         out.print("\nGrounded: every sentence is supported by its sources.", style="green")
 
@@ -110,10 +120,11 @@ def serve(
     except RagsteadError as exc:
         fail(exc)
     s = container.settings.api
-    bind_host = host or s.host
+    if host:
+        s.host = host  # the bound host is one the Host header may name
     bind_port = port or int(os.environ.get("PORT", s.port))
     try:
-        check_bind(container.settings, bind_host)
+        check_bind(container.settings, s.host)
     except RagsteadError as exc:
         fail(exc)
-    uvicorn.run(create_app(container), host=bind_host, port=bind_port, log_level="info")
+    uvicorn.run(create_app(container), host=s.host, port=bind_port, log_level="info")

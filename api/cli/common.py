@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import rag.offline  # noqa: F401
 from rag.errors import RagsteadError
@@ -21,11 +23,36 @@ DataDir = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
+#: what must not reach a terminal raw: C0 and C1 control characters (ESC starts the escape
+#: sequences that retitle, recolour or clear a terminal), DEL, and bidirectional overrides.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE_BUT_LINES = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """``text`` with control characters shown as escapes (ESC as ``\\x1b``); ``lines`` keeps
+    line breaks and tabs."""
+    return (_UNPRINTABLE_BUT_LINES if lines else _UNPRINTABLE).sub(_escaped, text)
+
+
+def terminal_safe(text: str, *, lines: bool = False) -> str:
+    """Text from files, documents or errors as printed with rich: :func:`printable`, and
+    ``[...]`` never read as markup."""
+    return escape(printable(text, lines=lines))
+
+
 def fail(exc: RagsteadError) -> NoReturn:
     """Print the error and its hint, exit with status 2."""
-    err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+    err.print(f"[red]error:[/red] {terminal_safe(exc.message)}", highlight=False)
     if exc.hint:
-        err.print(f"hint: {exc.hint}", highlight=False)
+        err.print(f"hint: {terminal_safe(exc.hint)}", highlight=False)
     raise typer.Exit(2)
 
 
@@ -46,8 +73,8 @@ def ingestor_for(container: Any) -> Any:
 
 
 def display(source: str) -> str:
-    """A source path relative to the working directory where possible."""
+    """A source path relative to the working directory where possible, safe to print."""
     try:
-        return str(Path(source).relative_to(Path.cwd()))
+        return terminal_safe(str(Path(source).relative_to(Path.cwd())))
     except ValueError:
-        return source
+        return terminal_safe(source)

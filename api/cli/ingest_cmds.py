@@ -19,7 +19,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from api.cli.common import DataDir, JsonFlag, container_for, display, err, fail, ingestor_for, out
+from api.cli.common import (
+    DataDir,
+    JsonFlag,
+    container_for,
+    display,
+    err,
+    fail,
+    ingestor_for,
+    out,
+    terminal_safe,
+)
 from rag.errors import NotFoundError, RagsteadError
 
 docs_app = typer.Typer(help="Manage indexed documents.", no_args_is_help=True)
@@ -63,7 +73,7 @@ class _ProgressBar:
         name = Path(state.current).name if state.current else ""
         self.progress.update(
             self.task,
-            description=f"{state.phase} {name[:40]}",
+            description=f"{state.phase} {terminal_safe(name[:40])}",
             total=state.files_total or None,
             completed=state.files_done,
             chunks=state.chunks,
@@ -137,10 +147,16 @@ def _summary(report: Any) -> None:
         table.add_row("pages/s", f"{report.pages / seconds:.1f}")
     out.print(table)
     for p, reason in report.failed:
-        err.print(f"[red]failed[/red] {display(p)}: {reason}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[red]failed[/red] {display(p)}: {terminal_safe(reason)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for label, items in (("skipped", report.skipped), ("warning", report.warnings)):
         for p, reason in items[:_SHOWN]:
-            err.print(f"{label} {display(p)}: {reason}", highlight=False, soft_wrap=True)
+            err.print(
+                f"{label} {display(p)}: {terminal_safe(reason)}", highlight=False, soft_wrap=True
+            )
         if len(items) > _SHOWN:
             err.print(f"… and {len(items) - _SHOWN} more {label} entries (see --json)")
 
@@ -235,9 +251,18 @@ def docs_list(
         return
     table = Table("id", "source", "title", "chunks", "status", "groups")
     for d in docs:
-        state = d.status if d.status != "failed" else f"[red]failed[/red]: {d.error or ''}"
+        state = (
+            d.status
+            if d.status != "failed"
+            else f"[red]failed[/red]: {terminal_safe(d.error or '')}"
+        )
         table.add_row(
-            d.doc_id, display(d.source), d.title, str(d.n_chunks), state, ",".join(d.groups)
+            terminal_safe(d.doc_id),
+            display(d.source),
+            terminal_safe(d.title),
+            str(d.n_chunks),
+            state,
+            terminal_safe(",".join(d.groups)),
         )
     out.print(table)
 
@@ -275,8 +300,9 @@ def docs_show(
         pages = "" if c.page is None else f" p.{c.page}"
         if c.page_end is not None and c.page is not None and c.page_end != c.page:
             pages += f"-{c.page_end}"
-        out.print(f"[bold]#{c.chunk_index}{pages}[/bold] {c.section} ({c.kinds})", highlight=False)
-        out.print(c.text[:300], highlight=False)
+        heading = f"{terminal_safe(c.section)} ({terminal_safe(c.kinds)})"
+        out.print(f"[bold]#{c.chunk_index}{pages}[/bold] {heading}", highlight=False)
+        out.print(terminal_safe(c.text[:300], lines=True), highlight=False)
 
 
 @docs_app.command("delete")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import codecs
 import re
+import struct
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from ingest.elements import Element
 from rag.errors import ParseError, RagsteadError
@@ -22,6 +25,13 @@ MAX_UNZIPPED_BYTES = 500_000_000
 #: ...and, once it unpacks to more than ``ZIP_RATIO_FLOOR`` bytes, compress at most this well.
 MAX_ZIP_RATIO = 200
 ZIP_RATIO_FLOOR = 10_000_000
+#: a zip-based Office file may hold this many parts at most.
+MAX_ZIP_MEMBERS = 10_000
+#: bytes read or inflated at a time while checking a zip container.
+_ZIP_BLOCK = 1 << 20
+#: a zip local file header: signature, versions, flags, method, time, date, CRC, sizes, then
+#: the lengths of the file name and extra field (the last two values).
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\u00ad]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
@@ -66,15 +76,34 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
 
 
 def check_zip(path: Path, what: str) -> None:
-    """Refuse a corrupt zip container, or one that unpacks to too much (a zip bomb)."""
+    """Refuse a corrupt zip container, or one that unpacks to too much (a zip bomb).
+
+    The sizes in the headers are only claims: every member is inflated here, a block at a time
+    and nothing kept, and the archive is refused as soon as one member inflates to more than
+    its header says or the total passes the limits. At most ``MAX_ZIP_MEMBERS`` members.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            if len(infos) > MAX_ZIP_MEMBERS:
+                raise ParseError(
+                    f"refusing a {what} file with {len(infos):,} parts (limit"
+                    f" {MAX_ZIP_MEMBERS:,}): a real document has far fewer",
+                    hint="inspect the file; it is probably not a real document",
+                )
+            _check_ratio(infos)
+            with path.open("rb") as raw:
+                for info in infos:
+                    _inflate_member(raw, info, what)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
         raise ParseError(
             f"not a valid {what} file (corrupt or truncated zip container: {exc})",
             hint=f"open and re-save it in an application that reads {what}",
         ) from exc
+
+
+def _check_ratio(infos: Sequence[zipfile.ZipInfo]) -> None:
+    """Refuse an archive whose declared sizes already pass the limits."""
     unpacked = sum(info.file_size for info in infos)
     packed = max(1, sum(info.compress_size for info in infos))
     if unpacked > MAX_UNZIPPED_BYTES or (
@@ -84,6 +113,59 @@ def check_zip(path: Path, what: str) -> None:
             f"refusing a likely zip bomb: {_megabytes(packed)} unpacks to {_megabytes(unpacked)}"
             f" (limits: {_megabytes(MAX_UNZIPPED_BYTES)}, ratio {MAX_ZIP_RATIO})",
             hint="inspect the file; a real document does not compress this much",
+        )
+
+
+def _inflate_member(raw: BinaryIO, info: zipfile.ZipInfo, what: str) -> None:
+    """Inflate one member from the raw file, in bounded blocks, counting the bytes it gives.
+
+    Its header's size bounds it: more output than declared means the headers lie (zipfile
+    itself would inflate up to 2 GB in one call before noticing).
+    """
+    if info.flag_bits & 0x1:
+        raise ParseError(
+            f"the {what} file is encrypted", hint="remove the password and save it again"
+        )
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ParseError(
+            f"the {what} file uses a zip compression method Office files do not use"
+            f" ({info.compress_type})",
+            hint=f"open and re-save it in an application that reads {what}",
+        )
+    raw.seek(info.header_offset)
+    header = raw.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"bad local header of {info.filename!r}")
+    name_len, extra_len = _LOCAL_HEADER.unpack(header)[-2:]
+    raw.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS) if info.compress_type else None
+    left, produced = info.compress_size, 0
+    while left > 0:
+        block = raw.read(min(_ZIP_BLOCK, left))
+        if not block:
+            raise EOFError(f"{info.filename!r} is truncated")
+        left -= len(block)
+        while block:
+            if inflater is None:
+                out, block = block, b""
+            else:
+                out = inflater.decompress(block, _ZIP_BLOCK)
+                block = inflater.unconsumed_tail
+            produced += len(out)
+            if produced > info.file_size:
+                raise ParseError(
+                    f"refusing a likely zip bomb: {info.filename!r} inflates to more than the"
+                    f" {_megabytes(info.file_size)} its header declares",
+                    hint="inspect the file; its zip headers do not match its content",
+                )
+            if inflater is not None and inflater.eof:
+                break
+        if inflater is not None and inflater.eof:
+            break
+    if produced != info.file_size:
+        raise zipfile.BadZipFile(
+            f"{info.filename!r} inflates to {produced:,} bytes, not the {info.file_size:,} its"
+            " header declares"
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,20 +93,43 @@ _BREADCRUMB = re.compile(r"^[^.!?›»]{1,60}(\s[›»]\s[^.!?›»]{1,60}){1,8}
 _SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
 
 
+def _holding_blocks(root: Tag) -> set[int]:
+    """Ids of the tags under ``root`` that have a block tag below them, in one linear pass.
+
+    Asking ``tag.find(blocks)`` of every tag costs the size of its subtree each time: quadratic
+    on deeply nested markup.
+    """
+    holding: set[int] = set()
+    for tag in root.find_all(_BLOCK_NAMES):
+        parent = tag.parent
+        while parent is not None and id(parent) not in holding:
+            holding.add(id(parent))
+            if parent is root:
+                break
+            parent = parent.parent
+    return holding
+
+
 class _Walker:
-    """Walks the tree in document order, turning block tags into elements."""
+    """Walks the tree in document order, turning block tags into elements.
+
+    Iterative, with an explicit stack: nesting depth costs memory, never the recursion limit.
+    """
 
     def __init__(self, builder: ElementBuilder) -> None:
         self.builder = builder
 
-    def walk(self, tag: Tag, kind: str = "text") -> None:
-        inline: list[str] = []
-
-        def flush() -> None:
-            self.builder.add("".join(inline), kind)
-            inline.clear()
-
-        for child in tag.children:
+    def walk(self, root: Tag, kind: str = "text") -> None:
+        holding = _holding_blocks(root)
+        # one frame per open block: its remaining children, its kind, its pending inline text
+        stack: list[tuple[Iterator[Any], str, list[str]]] = [(iter(root.children), kind, [])]
+        while stack:
+            children, kind, inline = stack[-1]
+            child = next(children, None)
+            if child is None:
+                self.builder.add("".join(inline), kind)
+                stack.pop()
+                continue
             if isinstance(child, NavigableString):
                 if not isinstance(child, _SKIPPED_STRINGS):
                     inline.append(_WHITESPACE.sub(" ", str(child)))
@@ -115,30 +139,42 @@ class _Walker:
             name = child.name
             if name == "br":
                 inline.append("\n")
-            elif name in _HEADINGS:
-                flush()
+                continue
+            special = name in _HEADINGS or name in ("table", "pre")
+            if not special and name not in _BLOCKS and id(child) not in holding:
+                inline.append(_text(child))  # inline: joins the text around it
+                continue
+            self.builder.add("".join(inline), kind)
+            inline.clear()
+            if name in _HEADINGS:
                 self.builder.heading(_text(child), _HEADINGS[name])
             elif name == "table":
-                flush()
                 self.table(child)
             elif name == "pre":
-                flush()
                 self.builder.add(child.get_text(), "code")
-            elif name in _BLOCKS or child.find(_BLOCK_NAMES) is not None:
-                flush()
-                self.walk(child, "list" if name == "li" else kind)
             else:
-                inline.append(_text(child))
-        flush()
+                stack.append((iter(child.children), "list" if name == "li" else kind, []))
 
     def table(self, table: Tag) -> None:
         rows: list[list[str]] = []
-        for row in table.find_all("tr"):
-            if row.find_parent("table") is not table:
-                continue  # a row of a nested table: its text is in the enclosing cell
+        for row in _own_rows(table):
             cells = row.find_all(["td", "th"], recursive=False)
             rows.append([_text(cell) for cell in cells])
         self.builder.table(rows)
+
+
+def _own_rows(table: Tag) -> Iterator[Tag]:
+    """The rows of ``table`` in order, not those of tables nested in its cells (their text is
+    in the enclosing cell)."""
+    stack: list[Iterator[Any]] = [iter(table.children)]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+        elif isinstance(node, Tag) and node.name != "table":
+            if node.name == "tr":
+                yield node
+            stack.append(iter(node.children))
 
 
 def _text(tag: Tag) -> str:
@@ -153,7 +189,7 @@ def _text(tag: Tag) -> str:
     return "".join(parts)
 
 
-def _is_boilerplate(tag: Tag) -> bool:
+def _is_boilerplate(tag: Tag, holding: set[int]) -> bool:
     """Page chrome marked by its role, class, id or aria-label, or a bare breadcrumb trail."""
     if tag.name in ("html", "body", "main", "article"):
         return False
@@ -165,18 +201,46 @@ def _is_boilerplate(tag: Tag) -> bool:
         words += str(tag.get(attribute) or "").split()
     if any(_BOILERPLATE.fullmatch(word) for word in words):
         return True
-    if tag.name in _BLOCKS and tag.find(_BLOCK_NAMES) is None:
+    if tag.name in _BLOCKS and id(tag) not in holding:
         return bool(_BREADCRUMB.match(clean_line(tag.get_text(" "))))
     return False
 
 
 def _drop_boilerplate(root: Tag) -> None:
     """Remove breadcrumbs, cookie banners, share bars and other chrome outside the dropped tags."""
+    holding = _holding_blocks(root)  # tags are checked before anything below them is removed
+    gone: set[int] = set()
     for tag in root.find_all(True):
-        if tag.decomposed:
-            continue
-        if _is_boilerplate(tag):
-            tag.decompose()
+        if id(tag) not in gone and _is_boilerplate(tag, holding):
+            _decompose(tag, gone)
+
+
+def _decompose(tag: Tag, gone: set[int]) -> None:
+    """Remove ``tag``, noting the ids of everything in it in ``gone``.
+
+    (``Tag.decomposed`` of a live tag searches its subtree for a child tag of that name.)
+    """
+    gone.update(id(node) for node in tag.descendants)
+    tag.decompose()
+
+
+def _in_sectioning(tag: Tag, memo: dict[int, bool]) -> bool:
+    """Whether an <article>, <main> or <section> encloses ``tag`` (ancestors are memoised)."""
+    path: list[Tag] = []
+    parent = tag.parent
+    found = False
+    while parent is not None:
+        if id(parent) in memo:
+            found = memo[id(parent)]
+            break
+        if parent.name in _SECTIONING:
+            found = True
+            break
+        path.append(parent)
+        parent = parent.parent
+    for seen in path:
+        memo[id(seen)] = found
+    return found
 
 
 def html_to_builder(markup: str | bytes, builder: ElementBuilder) -> str | None:
@@ -187,10 +251,14 @@ def html_to_builder(markup: str | bytes, builder: ElementBuilder) -> str | None:
     title = clean_line(title_tag.get_text()) if title_tag else ""
     root = soup.body or soup
     _drop_boilerplate(root)
+    sectioned: dict[int, bool] = {}
+    gone: set[int] = set()
     for dropped in root.find_all(list(DROPPED_TAGS)):
-        if dropped.name == "header" and dropped.find_parent(_SECTIONING) is not None:
+        if id(dropped) in gone:
+            continue
+        if dropped.name == "header" and _in_sectioning(dropped, sectioned):
             continue  # an article's own header holds its title, not page chrome
-        dropped.decompose()
+        _decompose(dropped, gone)
     _Walker(builder).walk(root)
     return title or None
 

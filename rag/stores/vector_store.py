@@ -17,16 +17,18 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 import rag.offline  # noqa: F401
 from rag.errors import ConfigurationError, StoreError
 from rag.filters import Filters, section_path
+from rag.stores.freshness import Freshness
 from rag.stores.registry import register_vector_store
 
 if TYPE_CHECKING:
@@ -110,6 +112,23 @@ def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _current(*, writes: bool = False) -> Callable[[_Method], _Method]:
+    """Run a ChromaStore method on a client that sees other processes' writes (local only)."""
+
+    def decorate(method: _Method) -> _Method:
+        @functools.wraps(method)
+        def wrapper(self: ChromaStore, *args: Any, **kwargs: Any) -> Any:
+            with self._access(writes=writes):
+                return method(self, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
 def _query_matrix(vector: np.ndarray) -> np.ndarray:
     """One query vector as the (1, dim) float32 array Chroma reads without a list round trip.
 
@@ -140,24 +159,48 @@ class ChromaStore:
     #: SciFact 2 already yields the 100 chunks asked for: 3 gave the same lists, 1.5x the time.
     _PARTS_PER_CHUNK = 2
 
-    def __init__(self, client: Any, collection: str) -> None:
+    def __init__(
+        self, client: Any, collection: str, *, connect: Callable[[], Any] | None = None
+    ) -> None:
         self._client = client
         self._name = collection
         self._collection: Any = None
         self._parts: Any = None
+        self._connect = connect
+        self._freshness: Freshness | None = None
 
     @classmethod
     def local(cls, path: Path, collection: str = "ragstead") -> ChromaStore:
-        """A store in local files (telemetry off)."""
+        """A store in local files (telemetry off) that sees what other processes write."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
+        def connect() -> Any:
+            with chroma_errors(f"open at {path}"):
+                return chromadb.PersistentClient(
+                    path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+                )
+
         path.mkdir(parents=True, exist_ok=True)
-        with chroma_errors(f"open at {path}"):
-            client = chromadb.PersistentClient(
-                path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
-            )
-        return cls(client, collection)
+        store = cls(connect(), collection, connect=connect)
+        store._freshness = Freshness(path / "chroma.sqlite3", reopen=store._reopen)
+        return store
+
+    def _access(self, *, writes: bool = False) -> Any:
+        """Where another process may write (local files): reopen first if it has."""
+        if self._freshness is None:
+            return nullcontext()
+        return self._freshness.access(writes=writes)
+
+    def _reopen(self) -> None:
+        """A new client (the old one's in-memory segments miss other processes' writes)."""
+        assert self._connect is not None
+        close = getattr(self._client, "close", None)
+        if callable(close):
+            close()  # releases the shared Chroma system, so the new client loads afresh
+        self._client = self._connect()
+        self._collection = None
+        self._parts = None
 
     @classmethod
     def server(cls, host: str, port: int, collection: str = "ragstead") -> ChromaStore:
@@ -194,6 +237,7 @@ class ChromaStore:
             self._parts = self._open(f"{self._name}-sentences")
         return self._parts
 
+    @_current(writes=True)
     def upsert(
         self,
         ids: Sequence[str],
@@ -253,6 +297,7 @@ class ChromaStore:
             )
         return found
 
+    @_current(writes=True)
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors and their sentence vectors by chunk id."""
         with chroma_errors("delete"):
@@ -263,6 +308,7 @@ class ChromaStore:
                     batch = list(ids[start : start + self._ID_BATCH])
                     self.parts_collection.delete(where={"chunk_id": {"$in": batch}})
 
+    @_current()
     def query(
         self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
@@ -281,6 +327,7 @@ class ChromaStore:
         distances = result["distances"][0]
         return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
+    @_current()
     def query_parts(
         self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
@@ -304,6 +351,7 @@ class ChromaStore:
                     break
         return list(best.items())
 
+    @_current()
     def get_parts(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by chunk id, in sentence order (to reuse on a rename)."""
         found: dict[str, list[tuple[int, np.ndarray]]] = {}
@@ -326,11 +374,13 @@ class ChromaStore:
             for cid, rows in found.items()
         }
 
+    @_current()
     def count(self) -> int:
         """Number of vectors stored."""
         with chroma_errors("count"):
             return int(self.collection.count())
 
+    @_current()
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by id (ids not stored are left out), to reuse without re-embedding."""
         found: dict[str, np.ndarray] = {}
@@ -343,6 +393,7 @@ class ChromaStore:
                     found[cid] = np.asarray(vector, dtype=np.float32)
         return found
 
+    @_current()
     def all_ids(self) -> set[str]:
         """Every id stored (for consistency checks after an interrupted run)."""
         ids: set[str] = set()

@@ -26,6 +26,7 @@ from rag.generators import OpenAICompatibleGenerator
 from rag.generators.admission import GenerationQueue
 from rag.generators.base import Generator, Message
 from rag.testing import EchoGenerator
+from tests.conftest import LOCAL
 from tests.rag.test_generators import FakeModelServer, error, sse
 
 LEAVE = "How many days of annual leave do full-time employees get?"
@@ -53,7 +54,7 @@ def events(body: str) -> list[tuple[str, Any]]:
 @pytest.fixture(scope="module")
 def client(example_container: Container, admin_headers: dict[str, str]) -> Iterator[TestClient]:
     app = create_app(container_with(example_container, EchoGenerator()), load_in_background=False)
-    with TestClient(app, headers=admin_headers) as c:
+    with TestClient(app, headers=admin_headers, base_url=LOCAL) as c:
         yield c
 
 
@@ -124,7 +125,7 @@ def test_failure_after_the_first_token_is_an_error_event(
     example_container: Container, admin_headers: dict[str, str]
 ) -> None:
     app = create_app(container_with(example_container, FailsMidway()), load_in_background=False)
-    with TestClient(app, headers=admin_headers) as c:
+    with TestClient(app, headers=admin_headers, base_url=LOCAL) as c:
         r = c.post("/v1/query", json={"question": LEAVE, "mode": "generative", "stream": True})
     got = events(r.text)
     assert [k for k, _ in got] == ["token", "token", "error"]
@@ -138,7 +139,7 @@ def test_full_queue_is_503_with_retry_after(
     app = create_app(container_with(example_container, generator), load_in_background=False)
     held = generator.queue.admit()  # another request is generating
     try:
-        with TestClient(app, headers=admin_headers) as c:
+        with TestClient(app, headers=admin_headers, base_url=LOCAL) as c:
             for stream in (False, True):
                 r = c.post(
                     "/v1/query", json={"question": LEAVE, "mode": "generative", "stream": stream}
@@ -189,7 +190,7 @@ def test_answers_from_a_model_server_on_the_premises(
             server.base_url, "served-model", backoff_s=0.01, max_retries=2
         )
         app = create_app(container_with(example_container, generator), load_in_background=False)
-        with TestClient(app, headers=admin_headers) as c:
+        with TestClient(app, headers=admin_headers, base_url=LOCAL) as c:
             r = c.post("/v1/query", json={"question": LEAVE, "mode": "generative", "stream": True})
             got = events(r.text)
             assert [k for k, _ in got][-1] == "answer" and len(got) == 4

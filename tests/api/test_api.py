@@ -12,12 +12,13 @@ from api.deps import get_assistant
 from rag.assistant import AnswerConfig, Assistant
 from rag.container import Container
 from rag.testing import EchoGenerator
+from tests.conftest import LOCAL
 
 
 @pytest.fixture(scope="module")
 def client(example_container: Container, admin_headers: dict[str, str]) -> TestClient:
     app = create_app(example_container, load_in_background=False)
-    with TestClient(app, headers=admin_headers) as c:
+    with TestClient(app, headers=admin_headers, base_url=LOCAL) as c:
         yield c
 
 
@@ -62,7 +63,7 @@ def test_openapi_is_served(client: TestClient) -> None:
 def test_healthz_is_503_until_models_load(example_container: Container) -> None:
     app = create_app(example_container, load_in_background=True)
     app.state.ragstead.load_models = lambda: None  # loading never finishes
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         r = c.get("/healthz")
     assert r.status_code == 503 and r.json()["status"] == "loading"
 
@@ -95,7 +96,7 @@ def test_routes_take_their_services_from_dependencies(
     echo = Assistant(example_container.retriever, EchoGenerator(), config=AnswerConfig())
     app = create_app(example_container, load_in_background=False)
     app.dependency_overrides[get_assistant] = lambda: echo
-    with TestClient(app, headers=admin_headers) as c:
+    with TestClient(app, headers=admin_headers, base_url=LOCAL) as c:
         r = c.post("/v1/query", json={"question": "How many days of annual leave?"})
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "echo" and r.json()["mode"] == "generative"

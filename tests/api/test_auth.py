@@ -29,6 +29,7 @@ from rag.container import Container
 from rag.errors import ConfigurationError
 from rag.settings import AuthSettings, OidcSettings, Settings
 from rag.testing import EchoGenerator, HashingEmbedder
+from tests.conftest import LOCAL
 
 ISSUER = "https://sso.example.test/realms/corp"
 AUDIENCE = "ragstead"
@@ -85,7 +86,8 @@ def keys(indexed: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def client(indexed: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(make_container(indexed), load_in_background=False)) as c:
+    app = create_app(make_container(indexed), load_in_background=False)
+    with TestClient(app, base_url=LOCAL) as c:
         yield c
 
 
@@ -288,7 +290,7 @@ def oidc_client(
     where = {"jwks_url": server.url} if request.param == "jwks_url" else {"jwks_file": jwks_file}
     oidc = OidcSettings(issuer=ISSUER, audience=AUDIENCE, **where)  # type: ignore[arg-type]
     app = create_app(make_container(indexed, AuthSettings(oidc=oidc)), load_in_background=False)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         yield c
     server.close()
 

@@ -87,3 +87,23 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "no such file or folder" in output
     code, output = run("docs", "delete", "nope", "--data-dir", str(tmp_path / "d"))
     assert code == 2 and "no document" in output
+
+
+def test_control_characters_in_file_names_never_reach_the_terminal(tmp_path: Path) -> None:
+    """A file name that carries terminal escapes (ESC sequences that clear or retitle the
+    terminal, a bell) or rich markup is printed escaped, in failure lines and ``docs list``."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    name = "\x1b]0;pwned\x07evil\x1b[2J [bold]x.txt"
+    (docs / name).write_bytes(b"")  # empty: fails, so nothing is embedded
+    data = str(tmp_path / "data")
+    result = runner.invoke(app, ["ingest", str(docs), "--data-dir", data, "--workers", "0"])
+    shown = result.output + (result.stderr if result.stderr_bytes is not None else "")
+    assert result.exit_code == 1, shown
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "\\x1b]0;pwned\\x07evil\\x1b[2J [bold]x.txt" in shown  # escaped, not markup
+
+    result = runner.invoke(app, ["docs", "list", "--data-dir", data], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "\\x1b]0;pwned\\x07evil" in result.output and "failed" in result.output

@@ -13,6 +13,7 @@ from api.auth.keys import KeyStore
 from rag.container import Container
 from rag.settings import Settings
 from rag.testing import EchoGenerator
+from tests.conftest import LOCAL
 from tests.retrieval_corpus import DOCS, put
 
 
@@ -25,7 +26,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         put(container, spec)
     key = KeyStore(container.settings.auth_path).create("admin", scopes=["admin"]).key
     app = create_app(container, load_in_background=False)
-    with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as c:
+    with TestClient(app, headers={"Authorization": f"Bearer {key}"}, base_url=LOCAL) as c:
         yield c
 
 

@@ -13,6 +13,7 @@ import pytest
 from ingest.elements import Element, ParsedDocument
 from ingest.manifest import Manifest
 from ingest.service import build_ingestor
+from rag.chunk_vectors import sentence_texts
 from rag.stores.catalog import DocumentRecord
 from tests.conftest import ROOT
 from tests.ingest.test_sync import assert_consistent, hashing_container
@@ -165,3 +166,108 @@ def test_deleting_a_thousand_chunk_document_removes_every_vector(tmp_path: Path)
     assert ingestor.delete("big") == ["contract.txt"]
     assert container.catalog.chunk_count() == container.vector_store.count() == 1
     assert_consistent(container)
+
+
+CRASH_AT_UPSERT = """
+import os, sys
+from pathlib import Path
+from ingest.pipeline import Ingestor
+from ingest.service import build_ingestor
+from rag.container import Container
+from rag.settings import IngestSettings, Settings
+from rag.testing import HashingEmbedder
+
+
+class ExitOnUpsert:
+    '''The real store, except that the process dies (as on SIGKILL) at its first vector write.'''
+
+    def __init__(self, real):
+        self.real = real
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def upsert(self, *args, **kwargs):
+        os._exit(3)
+
+
+settings = Settings(data_dir=Path(sys.argv[2]), ingest=IngestSettings(workers=0))
+container = Container(settings, embedder=HashingEmbedder(dim=64))
+docs = Path(sys.argv[1])
+assert build_ingestor(container).ingest(docs).ok
+store = ExitOnUpsert(container.vector_store)
+Ingestor(container.embedder, store, container.catalog, workers=0).ingest(docs, force=True)
+print("not reached", flush=True)
+"""
+
+
+def test_a_crash_in_a_forced_reindex_loses_no_vector(tmp_path: Path) -> None:
+    """A re-index keeps the chunk ids of unchanged text: they are overwritten, never deleted
+    first, so a process killed before its first vector write leaves every live chunk with its
+    vectors, and the next sync finds nothing missing."""
+    docs = _corpus(tmp_path / "docs", 3)
+    script = tmp_path / "child.py"
+    script.write_text(CRASH_AT_UPSERT)
+    child = subprocess.run(
+        [sys.executable, str(script), str(docs), str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert child.returncode == 3, child.stderr[-2000:]
+
+    container = hashing_container(tmp_path)
+    live = container.catalog.all_chunk_ids()
+    assert len(live) >= 3
+    assert set(container.vector_store.get_vectors(sorted(live))) == live  # before any repair
+    report = build_ingestor(container).sync(docs)
+    assert report.ok
+    assert container.catalog.all_chunk_ids() == live
+    assert_consistent(container)
+
+
+def test_recovery_reindexes_documents_whose_kept_ids_were_being_rewritten(
+    tmp_path: Path,
+) -> None:
+    """Killed after the kept ids got their new vectors but before the catalog swap: the live
+    chunks hold vectors of the other version, so recovery marks the file changed and the next
+    run re-indexes it (the catalog and the vectors agree again)."""
+    note = tmp_path / "note.md"
+    note.write_text("# Parking\n\nThe visitor car park has 12 spaces. Badges at desk B.\n")
+    container = hashing_container(tmp_path)
+    ingestor = build_ingestor(container)
+    ingestor.ingest(note)
+    ingestor.catalog = _FailingCatalog(container.catalog)  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        ingestor.ingest(note, force=True)
+    ingestor.catalog = container.catalog
+    ingestor.recover()
+    record = container.catalog.find_by_source(str(note.resolve()))
+    assert record is not None and record.content_hash == ""  # marked to be parsed again
+    report = ingestor.ingest(note)
+    assert report.updated == [str(note.resolve())]
+    assert_consistent(container)
+
+
+def test_a_kept_id_with_other_text_keeps_no_sentence_vector_of_the_old_text(
+    tmp_path: Path,
+) -> None:
+    sentences = " ".join(f"Rule {i} says that badge {i} opens door {i}." for i in range(12))
+    note = tmp_path / "rules.md"
+    note.write_text(f"# Rules\n\n{sentences}\n")
+    container = hashing_container(tmp_path)
+    build_ingestor(container).ingest(note)
+    [first] = container.catalog.all_chunk_ids()
+
+    smaller = hashing_container(tmp_path)  # same data directory, smaller chunks: same first id
+    smaller.settings.chunking.max_tokens = 40
+    smaller.settings.chunking.min_tokens = 0
+    build_ingestor(smaller).ingest(note)
+    live = smaller.catalog.all_chunk_ids()
+    assert first in live and len(live) > 1
+    chunk = smaller.catalog.chunks_by_id([first])[first]
+    stored = smaller.vector_store.get_parts([first]).get(first)
+    expected = len(sentence_texts(chunk))
+    assert (0 if stored is None else len(stored)) == expected
+    assert_consistent(smaller)

@@ -248,6 +248,25 @@ def test_html_title_falls_back_to_first_h1(tmp_path: Path) -> None:
     assert parse(path).title == "Kündigung"
 
 
+def test_deeply_nested_html_is_indexed_without_hitting_the_recursion_limit(
+    tmp_path: Path,
+) -> None:
+    """20,000 levels: the walk is iterative and linear (it used to recurse, and to search
+    every subtree once per level)."""
+    depth = 20_000
+    nested = "<div>" * depth + "<p>The deepest clause.</p>" + "</div>" * depth
+    inline = "<p>" + "<span>" * depth + "Inline words." + "</span>" * depth + "</p>"
+    tables = "<table><tr><td>" * 2_000 + "Cell text." + "</td></tr></table>" * 2_000
+    headers = "<section><header>" * 2_000 + "Header text." + "</header></section>" * 2_000
+    path = tmp_path / "nested.html"
+    path.write_text(f"<html><body>{nested}{inline}{tables}{headers}</body></html>")
+    doc = parse(path)
+    found = texts(doc)
+    assert "The deepest clause." in found and "Inline words." in found
+    assert "Header text." in found
+    assert only(doc, lambda e: e.kind == "table").text == "Cell text."
+
+
 # ---------------------------------------------------------------------------------------------
 # DOCX
 # ---------------------------------------------------------------------------------------------
@@ -325,6 +344,47 @@ def test_zip_bomb_is_refused_before_opening(tmp_path: Path, suffix: str) -> None
         archive.writestr("payload.xml", b"\0" * 20_000_000)  # 20 MB in about 20 KB
     assert path.stat().st_size < 100_000
     with pytest.raises(ParseError, match="zip bomb"):
+        parse(path)
+
+
+def _understate(path: Path, member: str, declared: int) -> None:
+    """Rewrite the sizes that ``member``'s headers (local and central) claim it inflates to."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    data[info.header_offset + 22 : info.header_offset + 26] = declared.to_bytes(4, "little")
+    central = data.rfind(b"PK\x01\x02" + data[info.header_offset + 4 : info.header_offset + 6])
+    name = member.encode()
+    while data[central + 46 : central + 46 + len(name)] != name:
+        central = data.rfind(b"PK\x01\x02", 0, central)
+        assert central >= 0
+    data[central + 24 : central + 28] = declared.to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("suffix", [".docx", ".xlsx"])
+def test_a_zip_whose_headers_understate_the_inflated_size_is_refused(
+    tmp_path: Path, suffix: str
+) -> None:
+    """The check inflates every member (in bounded blocks) instead of trusting the headers:
+    a member declared as 1 KB that inflates to 20 MB is refused before any parser opens it."""
+    path = tmp_path / f"liar{suffix}"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("payload.xml", b"\0" * 20_000_000)
+    _understate(path, "payload.xml", 1_000)
+    with zipfile.ZipFile(path) as archive:  # the archive itself claims to be small
+        assert sum(i.file_size for i in archive.infolist()) < 2_000
+    with pytest.raises(ParseError, match=r"zip bomb.*payload\.xml.*more than"):
+        parse(path)
+
+
+def test_a_zip_with_too_many_members_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "many.docx"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(_common.MAX_ZIP_MEMBERS + 1):
+            archive.writestr(f"p{i}", b"")
+    with pytest.raises(ParseError, match="parts"):
         parse(path)
 
 

@@ -321,3 +321,49 @@ def test_documents_are_ids_of_their_path(tmp_path: Path, docs: Path) -> None:
     for record in container.catalog.documents():
         assert record.doc_id == doc_id_for(record.source)
         assert record.metadata["origin"] == "file"
+
+
+def test_symbolic_links_out_of_the_folder_are_skipped_never_followed(
+    tmp_path: Path, docs: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "passwd"
+    secret.write_text("root:x:0:0:the server's own secret line\n")
+    (outside / "more.txt").write_text("Another file the server never shares.\n")
+    (docs / "passwd.txt").symlink_to(secret)  # a real link, like passwd.txt -> /etc/passwd
+    (docs / "etc").symlink_to(outside, target_is_directory=True)
+    (docs / "leave-copy.txt").symlink_to(docs / "hr" / "leave.txt")  # stays inside: indexed
+    container = hashing_container(tmp_path)
+    report = build_ingestor(container).sync(docs)
+    assert report.ok
+    link = str(docs.resolve() / "passwd.txt")
+    assert [(p, "outside the folder" in r) for p, r in report.skipped] == [(link, True)]
+    sources = {d.source for d in container.catalog.documents()}
+    assert link not in sources and not any("outside" in s or "/etc/" in s for s in sources)
+    assert str(docs.resolve() / "leave-copy.txt") in sources
+    texts = [
+        c.text for d in container.catalog.documents() for c in container.catalog.chunks_of(d.doc_id)
+    ]
+    assert not any("secret" in t or "never shares" in t for t in texts)
+    assert_consistent(container)
+
+
+def test_a_file_replaced_by_a_link_out_of_the_folder_is_removed_by_the_next_sync(
+    tmp_path: Path, docs: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Salaries of the board, never to be indexed.\n")
+    container = hashing_container(tmp_path)
+    ingestor = build_ingestor(container)
+    path = docs / "salaries.txt"
+    path.write_text("Salary bands are published every April.\n")
+    ingestor.sync(docs)
+    source = str(path.resolve())
+    assert source in {d.source for d in container.catalog.documents()}
+    path.unlink()
+    path.symlink_to(secret)
+    report = ingestor.sync(docs)
+    assert report.removed == [source] and [p for p, _ in report.skipped] == [source]
+    assert source not in {d.source for d in container.catalog.documents()}
+    assert_consistent(container)

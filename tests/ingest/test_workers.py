@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -12,6 +16,7 @@ import pytest
 from ingest.workers import ChunkOptions, FileTask, ParsePool, document_title, process_file
 from rag.container import Container
 from rag.embedders import TokenizerFileCounter
+from tests.conftest import ROOT
 
 
 def count_words(text: str) -> int:
@@ -23,6 +28,13 @@ def count_or_crash(text: str) -> int:
     """Kills the worker process when it meets the word CRASH (a native parser crashing)."""
     if "CRASH" in text:
         os._exit(3)
+    return len(text.split()) + 2
+
+
+def count_slowly(text: str) -> int:
+    """Writes this worker's pid where the test says, then takes a minute (a long parse)."""
+    Path(os.environ["RAGSTEAD_TEST_WORKER_PID"]).write_text(str(os.getpid()))
+    time.sleep(60)
     return len(text.split()) + 2
 
 
@@ -123,3 +135,64 @@ def test_the_worker_token_counter_equals_the_embedder(
     assert isinstance(counter, TokenizerFileCounter)
     revived = pickle.loads(pickle.dumps(counter))  # what a worker process receives
     assert revived(text) == embedder.count_tokens(text)
+
+
+KILLED_PARENT = """
+import sys
+from pathlib import Path
+from ingest.service import build_ingestor
+from rag.container import Container
+from rag.settings import IngestSettings, Settings
+from rag.testing import HashingEmbedder
+from tests.ingest.test_workers import count_slowly
+
+
+class SlowCounting(HashingEmbedder):
+    def token_counter(self):
+        return count_slowly
+
+
+settings = Settings(data_dir=Path(sys.argv[2]), ingest=IngestSettings(workers=1))
+container = Container(settings, embedder=SlowCounting(dim=64))
+build_ingestor(container).ingest(Path(sys.argv[1]))
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_workers_die_with_a_killed_ingest(tmp_path: Path) -> None:
+    """SIGKILL on ``ingest`` while a worker parses: the worker goes too (it used to run on)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "note.md", "# Parking\n\nThe car park has 12 spaces.\n")
+    script = _write(tmp_path, "child.py", KILLED_PARENT)
+    marker = tmp_path / "worker.pid"
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(docs), str(tmp_path / "data")],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "RAGSTEAD_TEST_WORKER_PID": str(marker)},
+        start_new_session=True,
+    )
+    worker = 0
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() or not marker.read_text():
+            assert child.poll() is None and time.monotonic() < deadline, "no worker started"
+            time.sleep(0.1)
+        worker = int(marker.read_text())
+        assert psutil.Process(worker).ppid() == child.pid  # a worker of that run, parsing
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        deadline = time.monotonic() + 10  # a bound, not a measurement
+        while not _gone(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(worker), "the parse worker outlived the killed ingest"
+    finally:
+        if child.poll() is None:
+            child.kill()
+        if worker and not _gone(worker):
+            os.kill(worker, signal.SIGKILL)
