@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import rag.offline  # noqa: F401
+from api.audit import AuditLog, AuditMiddleware
 from api.auth.identify import Authenticator
 from api.docs import install_docs
 from api.errors import install_error_handlers
@@ -49,6 +50,9 @@ def create_app(
     install_error_handlers(app)
     api = container.settings.api
     app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
+    if container.settings.audit.enabled:
+        audit = AuditLog(container.settings.audit_path, container.settings.audit)
+        app.add_middleware(AuditMiddleware, log=audit)
     app.add_middleware(TrustedHosts, hosts=trusted_hosts(api))  # outermost: checked first
     install_docs(app)
     app.include_router(health.router)

@@ -33,12 +33,15 @@ _bearer = HTTPBearer(
 
 
 def get_principal(
+    request: Request,
     state: Annotated[AppState, Depends(get_state)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The authenticated caller (401 without valid credentials)."""
     header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-    return state.authenticator.principal(header)
+    principal = state.authenticator.principal(header)
+    request.state.principal = f"{principal.kind}:{principal.name}"
+    return principal
 
 
 def get_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

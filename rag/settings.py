@@ -196,6 +196,17 @@ class AuthSettings(BaseModel):
     oidc: OidcSettings = OidcSettings()
 
 
+class AuditSettings(BaseModel):
+    """The audit log (``audit.jsonl`` in the data directory): who asked what, what they got."""
+
+    enabled: bool = True
+    questions: Literal["full", "hash", "off"] = Field(
+        "hash", description="keep questions whole, as a SHA-256, or not at all"
+    )
+    max_bytes: int = Field(10_000_000, ge=10_000, description="rotate at this size")
+    backups: int = Field(10, ge=1, le=1000, description="rotated files kept")
+
+
 class ApiSettings(BaseModel):
     """The HTTP server."""
 
@@ -230,6 +241,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     api: ApiSettings = ApiSettings()
     auth: AuthSettings = AuthSettings()
+    audit: AuditSettings = AuditSettings()
     answers: AnswerSettings = AnswerSettings()
     chat: ChatSettings = ChatSettings()
 
@@ -259,6 +271,11 @@ class Settings(BaseSettings):
     def chroma_dir(self) -> Path:
         """Local Chroma files."""
         return self.data_dir / "chroma"
+
+    @property
+    def audit_path(self) -> Path:
+        """The audit log (JSON lines, rotated)."""
+        return self.data_dir / "audit.jsonl"
 
     @property
     def auth_path(self) -> Path:

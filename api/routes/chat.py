@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from api.audit import answer_sources, note_sources
 from api.deps import AssistantDep, ReaderDep
 from api.routes.query import STREAM_DOC
 from api.schemas import ChatRequest
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 
 
 @router.post("/chat", response_model=Answer, responses=STREAM_DOC)
-def chat(body: ChatRequest, assistant: AssistantDep, principal: ReaderDep) -> Any:
+def chat(body: ChatRequest, request: Request, assistant: AssistantDep, principal: ReaderDep) -> Any:
     """Answer the conversation's last user message; ``question`` says what was retrieved."""
     messages = [{"role": m.role, "content": m.content} for m in body.messages]
     stream = assistant.chat(
@@ -25,6 +26,7 @@ def chat(body: ChatRequest, assistant: AssistantDep, principal: ReaderDep) -> An
         mode=body.mode,
         filters=principal.filters(body.retrieval_filters()),
     )
+    note_sources(request, body.messages[-1].content, answer_sources(stream))
     if body.stream:
         return sse_response(stream)
     return stream.result().to_dict()

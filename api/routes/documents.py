@@ -12,9 +12,10 @@ import mimetypes
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
+from api.audit import audit_note
 from api.auth.principal import Principal, may_see
 from api.deps import CatalogDep, ContainerDep, PrincipalDep, ReaderDep
 from api.schemas import DocumentList, DocumentOut, DocumentPatch, DocumentStatus
@@ -110,9 +111,12 @@ def get_document(doc_id: str, catalog: CatalogDep, principal: ReaderDep) -> Docu
 
 
 @router.get("/documents/{doc_id}/file", response_class=FileResponse)
-def get_document_file(doc_id: str, catalog: CatalogDep, principal: ReaderDep) -> FileResponse:
+def get_document_file(
+    doc_id: str, request: Request, catalog: CatalogDep, principal: ReaderDep
+) -> FileResponse:
     """The original file, shown inline (a PDF citation opens at ``#page=N``)."""
     record = _visible(catalog, principal, doc_id)
+    audit_note(request, documents=[doc_id])
     path = Path(record.source)
     if record.parent_id is not None or not path.is_file() or path.is_symlink():
         raise NotFoundError(
@@ -135,7 +139,11 @@ WriterDep = Annotated[Principal, Depends(_writer)]
 
 @router.patch("/documents/{doc_id}", response_model=DocumentOut)
 def patch_document(
-    doc_id: str, body: DocumentPatch, container: ContainerDep, principal: WriterDep
+    doc_id: str,
+    body: DocumentPatch,
+    request: Request,
+    container: ContainerDep,
+    principal: WriterDep,
 ) -> DocumentOut:
     """New access groups or labels, without parsing or embedding again."""
     from ingest.service import build_ingestor
@@ -149,14 +157,18 @@ def patch_document(
                 + (f" (not: {', '.join(sorted(outside))})" if outside else ""),
                 hint="an admin key can set any groups",
             )
+    audit_note(request, change="relabel", document=doc_id, groups=body.groups, labels=body.labels)
     record = build_ingestor(container).relabel(doc_id, groups=body.groups, labels=body.labels)
     return _out(record, container.catalog.page_counts([doc_id]).get(doc_id))
 
 
 @router.delete("/documents/{doc_id}", status_code=204)
-def delete_document(doc_id: str, container: ContainerDep, principal: WriterDep) -> None:
+def delete_document(
+    doc_id: str, request: Request, container: ContainerDep, principal: WriterDep
+) -> None:
     """Remove a document, its attachments and their vectors."""
     from ingest.service import build_ingestor
 
     _visible(container.catalog, principal, doc_id)
+    audit_note(request, change="delete", document=doc_id)
     build_ingestor(container).delete(doc_id)

@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.audit import answer_sources, note_sources
 from api.deps import AssistantDep, ReaderDep
 from api.errors import error_payload
 from api.streaming import SSE_HEADERS, prefetch
@@ -114,7 +115,9 @@ def _stream(stream: AnswerStream, first: list[str], cid: str, model: str) -> Ite
 
 
 @router.post("/chat/completions")
-def chat_completions(body: OpenAIChatRequest, assistant: AssistantDep, principal: ReaderDep) -> Any:
+def chat_completions(
+    body: OpenAIChatRequest, request: Request, assistant: AssistantDep, principal: ReaderDep
+) -> Any:
     """Answer the conversation's last user message from the indexed documents."""
     if body.model not in MODELS:
         raise InvalidRequestError(
@@ -126,6 +129,7 @@ def chat_completions(body: OpenAIChatRequest, assistant: AssistantDep, principal
         if m.role != "tool"
     ]
     stream = assistant.chat(messages, mode=MODELS[body.model], filters=principal.filters(None))
+    note_sources(request, messages[-1]["content"] if messages else "", answer_sources(stream))
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     if body.stream:
         first = prefetch(stream)

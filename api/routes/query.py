@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from api.audit import answer_sources, note_sources
 from api.deps import AssistantDep, ReaderDep
 from api.schemas import QueryRequest
 from api.streaming import sse_response
@@ -22,11 +23,13 @@ STREAM_DOC: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/query", response_model=Answer, responses=STREAM_DOC)
-def query(body: QueryRequest, assistant: AssistantDep, principal: ReaderDep) -> Any:
+def query(
+    body: QueryRequest, request: Request, assistant: AssistantDep, principal: ReaderDep
+) -> Any:
     """Retrieve passages for the question and answer it, citing source, page and chunk."""
     filters = principal.filters(body.retrieval_filters())
+    stream = assistant.stream(body.question, top_k=body.top_k, mode=body.mode, filters=filters)
+    note_sources(request, body.question, answer_sources(stream))
     if body.stream:
-        return sse_response(
-            assistant.stream(body.question, top_k=body.top_k, mode=body.mode, filters=filters)
-        )
-    return assistant.ask(body.question, top_k=body.top_k, mode=body.mode, filters=filters).to_dict()
+        return sse_response(stream)
+    return stream.result().to_dict()

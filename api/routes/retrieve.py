@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from api.audit import note_sources
 from api.deps import AssistantDep, ContainerDep, ReaderDep
 from api.schemas import RetrieveRequest
 from rag.types import SearchResult
@@ -13,10 +14,16 @@ router = APIRouter(prefix="/v1", tags=["retrieve"])
 
 @router.post("/retrieve", response_model=SearchResult)
 def retrieve(
-    body: RetrieveRequest, assistant: AssistantDep, container: ContainerDep, principal: ReaderDep
+    body: RetrieveRequest,
+    request: Request,
+    assistant: AssistantDep,
+    container: ContainerDep,
+    principal: ReaderDep,
 ) -> SearchResult:
     """Hybrid search: the ``top_k`` best passages, each with the sentence nearest the question
     quoted and the page that holds it."""
     top_k = body.top_k or container.settings.retrieval.top_k
     filters = principal.filters(body.retrieval_filters())
-    return SearchResult(assistant.search(body.question, top_k=top_k, filters=filters))
+    passages = assistant.search(body.question, top_k=top_k, filters=filters)
+    note_sources(request, body.question, lambda: passages)
+    return SearchResult(passages)

@@ -3,19 +3,24 @@ object-level access (what a caller may not see is 404, as what does not exist)."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from api.app import create_app
 from api.auth.keys import KeyStore
+from api.cli import app
 from ingest.service import build_ingestor
 from rag.container import Container
 from rag.settings import Settings
 from rag.testing import EchoGenerator, HashingEmbedder
 from tests.conftest import LOCAL
+
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +157,29 @@ def test_delete_needs_write_and_removes_it_from_search(
         "/v1/retrieve", json={"question": "canteen opens at 8", "top_k": 10}, headers=h["admin"]
     )
     assert "note-1.md" not in names(found.json()["passages"])
+
+
+def test_every_request_leaves_an_audit_line_without_the_question_text(
+    setup: tuple[TestClient, dict[str, dict[str, str]]],
+) -> None:
+    client, h = setup
+    state = client.app.state.ragstead  # type: ignore[attr-defined]
+    log = state.container.settings.audit_path
+    question = "When does the canteen open on the second floor?"
+    r = client.post("/v1/query", json={"question": question, "mode": "extractive"}, headers=h["hr"])
+    assert r.status_code == 200
+    client.post("/v1/retrieve", json={"question": "x"}, headers={"Authorization": "Bearer nope"})
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    asked = next(e for e in reversed(entries) if e["route"] == "/v1/query")
+    assert asked["principal"] == "key:hr" and asked["status"] == 200
+    assert asked["question"].startswith("sha256:") and question not in log.read_text()
+    cited = {c["chunk_id"] for c in r.json()["citations"]}
+    assert cited and set(asked["chunks"]) == cited and asked["documents"]
+    refused = entries[-1]
+    assert refused["status"] == 401 and refused["principal"] is None
+    listed = runner.invoke(
+        app, ["audit", "tail", "-n", "2", "--json", "--data-dir", str(log.parent)]
+    )
+    assert listed.exit_code == 0 and [
+        json.loads(x)["status"] for x in listed.stdout.splitlines()
+    ] == [200, 401]
