@@ -14,6 +14,7 @@ from api.auth.identify import Authenticator
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodyLimit, TrustedHosts, trusted_hosts
+from api.mcp_server import build_mcp, mcp_http_app
 from api.routes import chat, documents, health, openai_compat, query, retrieve
 from api.state import AppState
 from rag.container import Container
@@ -29,6 +30,8 @@ def create_app(
     """The app; models load in a background thread and /healthz turns 200 when they are ready."""
     container = container or Container(settings or load_settings())
     state = AppState(container, Authenticator(container.settings))
+    mcp = build_mcp(state)
+    mcp_app = mcp_http_app(mcp, state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,7 +39,8 @@ def create_app(
             threading.Thread(target=state.load_models, name="model-loader", daemon=True).start()
         else:
             state.load_models()
-        yield
+        async with mcp.session_manager.run():
+            yield
 
     app = FastAPI(
         title="Ragstead",
@@ -61,4 +65,5 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(openai_compat.router)
     app.include_router(documents.router)
+    app.mount("/mcp", mcp_app)
     return app

@@ -95,14 +95,14 @@ def answer_sources(stream: AnswerStream) -> Callable[[], list[Citation]]:
 
 
 class AuditMiddleware:
-    """Writes one audit line per request under ``/v1`` once its response is sent."""
+    """Writes one audit line per request under ``/v1`` and ``/mcp`` once its response is sent."""
 
     def __init__(self, app: ASGIApp, log: AuditLog) -> None:
         self.app = app
         self.log = log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/v1"):
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(("/v1", "/mcp")):
             await self.app(scope, receive, send)
             return
         started = time.time()

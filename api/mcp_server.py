@@ -1,0 +1,159 @@
+"""The MCP server: tools ``search``, ``ask`` and ``list_documents`` over the same services,
+keys and access control as the REST API.
+
+Mounted in the app at ``/mcp`` (streamable HTTP; every request needs the same bearer
+credential as ``/v1``), and served over stdio by ``ragstead mcp`` for a local client, where it
+acts as the local administrator like every other ``ragstead`` command.
+
+Example::
+
+    mcp = build_mcp(state)
+    app.mount("/mcp", mcp_http_app(mcp, state))
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.audit import audit_note, ids_of
+from api.auth.principal import LOCAL, Principal, may_see
+from api.errors import error_body
+from api.state import AppState
+from rag.errors import RagsteadError
+from rag.filters import Filters
+
+INSTRUCTIONS = (
+    "Ragstead answers questions from the company's own documents. Use `search` for the passages "
+    "that answer a question (with source, page and quote), `ask` for a cited answer, and "
+    "`list_documents` to see what is indexed. Only documents the caller may see are used."
+)
+
+
+def _principal(state: AppState, ctx: Context) -> Principal:
+    request = ctx.request_context.request
+    if request is None:  # stdio: a local process on the server
+        return LOCAL
+    principal = state.authenticator.principal(request.headers.get("authorization"))
+    principal.require("read")
+    request.state.principal = f"{principal.kind}:{principal.name}"
+    return principal
+
+
+def _note(ctx: Context, **fields: Any) -> None:
+    request = ctx.request_context.request
+    if request is not None:
+        audit_note(request, **fields)
+
+
+def build_mcp(state: AppState) -> MCPServer:
+    """The MCP server whose tools call ``state``'s container for the calling principal."""
+    mcp: MCPServer = MCPServer("ragstead", instructions=INSTRUCTIONS, version="0.1.0")
+
+    @mcp.tool()
+    def search(question: str, ctx: Context, top_k: int = 5) -> str:
+        """The passages that best answer the question, best first, as JSON: source, page,
+        quote (the sentence nearest the question) and text."""
+        principal = _principal(state, ctx)
+        passages = state.container.assistant.search(
+            question, top_k=max(1, min(top_k, 50)), filters=principal.filters(None)
+        )
+        _note(ctx, question=question, chunks=ids_of(p.chunk_id for p in passages))
+        return json.dumps(
+            [
+                {"n": p.n, "source": p.source, "page": p.page, "quote": p.quote, "text": p.text}
+                for p in passages
+            ],
+            ensure_ascii=False,
+        )
+
+    @mcp.tool()
+    def ask(question: str, ctx: Context, mode: str = "auto") -> str:
+        """A cited answer from the documents, as JSON: answer, citations (n, source, page,
+        quote), grounded and covered."""
+        principal = _principal(state, ctx)
+        answer = state.container.assistant.ask(
+            question, mode=mode, filters=principal.filters(Filters())
+        )
+        _note(ctx, question=question, chunks=ids_of(c.chunk_id for c in answer.citations))
+        return json.dumps(
+            {
+                "answer": answer.answer,
+                "citations": [
+                    {"n": c.n, "source": c.source, "page": c.page, "quote": c.quote}
+                    for c in answer.citations
+                ],
+                "grounded": answer.grounded,
+                "covered": answer.covered,
+            },
+            ensure_ascii=False,
+        )
+
+    @mcp.tool()
+    def list_documents(ctx: Context, name: str | None = None, limit: int = 50) -> str:
+        """The indexed documents the caller may see, as JSON: id, source, title, type, status."""
+        principal = _principal(state, ctx)
+        records = state.container.catalog.list_documents(
+            groups=None if principal.is_admin else principal.groups,
+            name=name,
+            limit=max(1, min(limit, 500)),
+        )
+        return json.dumps(
+            [
+                {"id": r.doc_id, "source": r.source, "title": r.title, "type": r.doc_type,
+                 "status": r.status}
+                for r in records
+                if may_see(principal, r.groups)
+            ],
+            ensure_ascii=False,
+        )  # fmt: skip
+
+    return mcp
+
+
+class RequireCredentials:
+    """Refuses a request to the mounted MCP app without valid credentials (401, JSON shape)."""
+
+    def __init__(self, app: ASGIApp, state: AppState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            try:
+                self.state.authenticator.principal(headers.get("authorization")).require("read")
+            except RagsteadError as exc:
+                from api.errors import status_for
+
+                body = json.dumps(error_body(type(exc).__name__, exc.message, exc.hint)).encode()
+                status = status_for(exc)
+                extra = [(b"www-authenticate", b'Bearer realm="ragstead"')] if status == 401 else []
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [(b"content-type", b"application/json"), *extra],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def mcp_http_app(mcp: MCPServer, state: AppState) -> ASGIApp:
+    """The streamable-HTTP app to mount (stateless, JSON replies), behind the credential check.
+
+    Host checks are the app's own (``api.limits.TrustedHosts``), outside this one.
+    """
+    app = mcp.streamable_http_app(
+        streamable_http_path="/",
+        stateless_http=True,
+        json_response=True,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+    return RequireCredentials(app, state)
