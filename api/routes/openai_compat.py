@@ -12,6 +12,7 @@ the full citations and grounding are in the extra ``ragstead`` field. Streaming 
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -97,7 +98,7 @@ def _chunk(cid: str, model: str, delta: dict[str, str], finish: str | None = Non
 def _stream(stream: AnswerStream, first: list[str], cid: str, model: str) -> Iterator[str]:
     try:
         yield _chunk(cid, model, {"role": "assistant", "content": ""})
-        for piece in [*first, *stream]:
+        for piece in itertools.chain(first, stream):  # each piece as it is written
             yield _chunk(cid, model, {"content": piece})
         answer = stream.answer
         if answer is not None:

@@ -252,3 +252,63 @@ def test_an_openai_client_reads_the_stream_over_http(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+class GatedEcho(EchoGenerator):
+    """Writes its first word, then waits (at most 20 s) until the client has read it."""
+
+    def __init__(self) -> None:
+        self.client_has_first = threading.Event()
+
+    def stream(
+        self, messages: Sequence[Message], *, max_new_tokens: int = 256, stop: Sequence[str] = ()
+    ) -> Iterator[str]:
+        pieces = iter(EchoGenerator.stream(self, messages, max_new_tokens=max_new_tokens))
+        yield next(pieces)
+        if not self.client_has_first.wait(20):
+            yield " LATE"  # the first word never reached the client on its own
+        yield from pieces
+
+
+def test_the_official_openai_client_streams_tokens_as_they_are_written(
+    example_container: Container, admin_headers: dict[str, str]
+) -> None:
+    import openai
+
+    generator = GatedEcho()
+    app = create_app(container_with(example_container, generator), load_in_background=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        client = openai.OpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1",
+            api_key=admin_headers["Authorization"].removeprefix("Bearer "),
+        )
+        assert {m.id for m in client.models.list()} >= {"ragstead", "ragstead-generative"}
+        text = ""
+        for chunk in client.chat.completions.create(
+            model="ragstead-generative",
+            messages=[{"role": "user", "content": LEAVE}],
+            stream=True,
+        ):
+            delta = chunk.choices[0].delta.content if chunk.choices else None
+            if delta:
+                text += delta
+                generator.client_has_first.set()
+        assert "LATE" not in text and "28 days" in text
+        whole = client.chat.completions.create(
+            model="ragstead-extractive", messages=[{"role": "user", "content": LEAVE}]
+        )
+        assert "28 days" in (whole.choices[0].message.content or "")
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="wrong").models.list()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
