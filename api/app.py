@@ -13,9 +13,10 @@ from api.audit import AuditLog, AuditMiddleware
 from api.auth.identify import Authenticator
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.jobs import JobRunner, JobStore
 from api.limits import BodyLimit, TrustedHosts, trusted_hosts
 from api.mcp_server import build_mcp, mcp_http_app
-from api.routes import chat, documents, health, openai_compat, query, retrieve
+from api.routes import chat, documents, health, openai_compat, query, retrieve, uploads
 from api.state import AppState
 from rag.container import Container
 from rag.settings import Settings, load_settings
@@ -29,7 +30,8 @@ def create_app(
 ) -> FastAPI:
     """The app; models load in a background thread and /healthz turns 200 when they are ready."""
     container = container or Container(settings or load_settings())
-    state = AppState(container, Authenticator(container.settings))
+    jobs = JobStore(container.settings.jobs_path)
+    state = AppState(container, Authenticator(container.settings), jobs, JobRunner(jobs, container))
     mcp = build_mcp(state)
     mcp_app = mcp_http_app(mcp, state)
 
@@ -39,8 +41,12 @@ def create_app(
             threading.Thread(target=state.load_models, name="model-loader", daemon=True).start()
         else:
             state.load_models()
-        async with mcp.session_manager.run():
-            yield
+        state.runner.start()
+        try:
+            async with mcp.session_manager.run():
+                yield
+        finally:
+            state.runner.stop()
 
     app = FastAPI(
         title="Ragstead",
@@ -53,7 +59,11 @@ def create_app(
     app.state.ragstead = state
     install_error_handlers(app)
     api = container.settings.api
-    app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=api.max_body_bytes,
+        uploads={"/v1/documents": api.upload_max_request_bytes},
+    )
     if container.settings.audit.enabled:
         audit = AuditLog(container.settings.audit_path, container.settings.audit)
         app.add_middleware(AuditMiddleware, log=audit)
@@ -65,5 +75,6 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(openai_compat.router)
     app.include_router(documents.router)
+    app.include_router(uploads.router)
     app.mount("/mcp", mcp_app)
     return app

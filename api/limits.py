@@ -74,18 +74,32 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class BodyLimit:
     """413 for a request body over ``max_bytes``, before the app reads any of it."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, uploads: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: POST paths that take files, with their own (larger) limit; they need Content-Length.
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
+        limit = self.max_bytes
+        if scope.get("method") == "POST" and scope.get("path") in self.uploads:
+            limit = self.uploads[scope["path"]]
+            if declared is None:  # streamed to disk by the route: its size must be known first
+                await _refuse(
+                    send,
+                    411,
+                    "LengthRequiredError",
+                    "an upload needs a Content-Length header",
+                    "send the files as one multipart body (curl -F, httpx files=)",
+                )
+                return
         if declared is not None:
-            if not declared.strip().isdigit() or int(declared) > self.max_bytes:
-                await self._too_large(send, declared)
+            if not declared.strip().isdigit() or int(declared) > limit:
+                await self._too_large(send, declared, limit)
                 return
             await self.app(scope, receive, send)  # the server holds the body to its length
             return
@@ -99,7 +113,7 @@ class BodyLimit:
                 break
             size += len(message.get("body", b""))
             if size > self.max_bytes:
-                await self._too_large(send, None)
+                await self._too_large(send, None, self.max_bytes)
                 return
             if not message.get("more_body", False):
                 break
@@ -109,14 +123,14 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, send: Send, declared: str | None) -> None:
+    async def _too_large(self, send: Send, declared: str | None, limit: int) -> None:
         size = f"{int(declared):,} bytes" if declared and declared.strip().isdigit() else "larger"
         await _refuse(
             send,
             413,
             "TooLargeError",
-            f"the request body is {size}; the limit is {self.max_bytes:,} bytes",
-            "send less (a shorter history, fewer messages), or raise api.max_body_bytes",
+            f"the request body is {size}; the limit is {limit:,} bytes",
+            "send less, or raise api.max_body_bytes (uploads: api.upload_max_request_bytes)",
         )
 
 

@@ -149,3 +149,42 @@ class DocumentPatch(BaseModel):
         ]
         | None
     ) = Field(None, max_length=64, description="replaces the document's labels")
+
+
+class JobAccepted(BaseModel):
+    """An upload accepted: the job that ingests it."""
+
+    job_id: str
+    status: str
+
+
+class JobFileOut(BaseModel):
+    """One uploaded file's result."""
+
+    name: str
+    size: int
+    status: str
+    error: str | None = None
+    doc_id: str | None = None
+
+
+class JobOut(BaseModel):
+    """An upload job: queued, running, succeeded, partial or failed."""
+
+    job_id: str
+    status: str
+    files: list[JobFileOut]
+    collection: str = "default"
+    groups: list[str] = []
+    labels: dict[str, str] = {}
+    created: float
+    started: float | None = None
+    finished: float | None = None
+    progress: dict[str, int] = {}
+    error: str | None = None
+
+
+class JobList(BaseModel):
+    """Jobs, newest first."""
+
+    jobs: list[JobOut]

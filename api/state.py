@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 from api.auth.identify import Authenticator
+from api.jobs import JobRunner, JobStore
 from rag.container import Container
 from rag.errors import RagsteadError
 
@@ -19,6 +20,8 @@ class AppState:
 
     container: Container
     authenticator: Authenticator
+    jobs: JobStore
+    runner: JobRunner
     ready: threading.Event = field(default_factory=threading.Event)
     load_error: str | None = None
 

@@ -220,6 +220,13 @@ class ApiSettings(BaseModel):
         description="Host header values accepted besides localhost, 127.0.0.1, ::1 and the bound"
         " host (a name or address clients use to reach the server); '*' accepts any",
     )
+    upload_max_file_bytes: int = Field(
+        100_000_000, ge=1024, description="largest uploaded file (POST /v1/documents)"
+    )
+    upload_max_request_bytes: int = Field(
+        500_000_000, ge=1024, description="largest upload request, all files together"
+    )
+    upload_max_files: int = Field(100, ge=1, le=10_000, description="files in one upload")
 
 
 class Settings(BaseSettings):
@@ -276,6 +283,16 @@ class Settings(BaseSettings):
     def audit_path(self) -> Path:
         """The audit log (JSON lines, rotated)."""
         return self.data_dir / "audit.jsonl"
+
+    @property
+    def jobs_path(self) -> Path:
+        """SQLite file holding the upload jobs."""
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where uploaded files are stored, a folder per job."""
+        return self.data_dir / "uploads"
 
     @property
     def auth_path(self) -> Path:

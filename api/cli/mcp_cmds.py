@@ -9,6 +9,7 @@ from rag.errors import RagsteadError
 def mcp(data_dir: DataDir = None) -> None:
     """Serve the MCP tools (search, ask, list_documents) on stdin/stdout, as the local admin."""
     from api.auth.identify import Authenticator
+    from api.jobs import JobRunner, JobStore
     from api.mcp_server import build_mcp
     from api.state import AppState
 
@@ -16,5 +17,6 @@ def mcp(data_dir: DataDir = None) -> None:
         container = container_for(data_dir)
     except RagsteadError as exc:
         fail(exc)
-    state = AppState(container, Authenticator(container.settings))
+    jobs = JobStore(container.settings.jobs_path)
+    state = AppState(container, Authenticator(container.settings), jobs, JobRunner(jobs, container))
     build_mcp(state).run("stdio")
