@@ -10,13 +10,20 @@ from fastapi import FastAPI
 
 import rag.offline  # noqa: F401
 from api.audit import AuditLog, AuditMiddleware
-from api.auth.identify import Authenticator
 from api.docs import install_docs
 from api.errors import install_error_handlers
-from api.jobs import JobRunner, JobStore
 from api.limits import BodyLimit, TrustedHosts, trusted_hosts
 from api.mcp_server import build_mcp, mcp_http_app
-from api.routes import chat, documents, health, openai_compat, query, retrieve, uploads
+from api.routes import (
+    chat,
+    collections,
+    documents,
+    health,
+    openai_compat,
+    query,
+    retrieve,
+    uploads,
+)
 from api.state import AppState
 from rag.container import Container
 from rag.settings import Settings, load_settings
@@ -30,8 +37,7 @@ def create_app(
 ) -> FastAPI:
     """The app; models load in a background thread and /healthz turns 200 when they are ready."""
     container = container or Container(settings or load_settings())
-    jobs = JobStore(container.settings.jobs_path)
-    state = AppState(container, Authenticator(container.settings), jobs, JobRunner(jobs, container))
+    state = AppState.build(container)
     mcp = build_mcp(state)
     mcp_app = mcp_http_app(mcp, state)
 
@@ -76,5 +82,6 @@ def create_app(
     app.include_router(openai_compat.router)
     app.include_router(documents.router)
     app.include_router(uploads.router)
+    app.include_router(collections.router)
     app.mount("/mcp", mcp_app)
     return app

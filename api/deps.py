@@ -77,3 +77,13 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+def assistant_in(
+    collection: str, default: Assistant, state: AppState, principal: Principal
+) -> Assistant:
+    """The assistant of ``collection`` (``default``: the one the route was given, which a test
+    may override); a collection the caller may not use is NotFoundError."""
+    if collection == "default" and principal.may_use(collection):
+        return default
+    return state.container_for(collection, principal).assistant

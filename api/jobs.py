@@ -10,7 +10,7 @@ Example::
 
     jobs = JobStore(data_dir / "jobs.sqlite3")
     job = jobs.create(owner="key:hr-bot", files=[...], groups=["hr"], labels={})
-    runner = JobRunner(jobs, container); runner.start(); runner.submit(job.id)
+    runner = JobRunner(jobs, CollectionSet(container)); runner.start(); runner.submit(job.id)
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.families import doc_id_for
-from rag.container import Container
+from rag.collections import CollectionSet
 from rag.errors import BusyError, NotFoundError, RagsteadError
 from rag.stores.sqlite import SqliteDatabase
 
@@ -103,6 +103,7 @@ class JobStore:
         groups: list[str],
         labels: dict[str, str],
         job_id: str | None = None,
+        collection: str = "default",
     ) -> Job:
         """A queued job."""
         job = Job(
@@ -112,6 +113,7 @@ class JobStore:
             files=files,
             groups=groups,
             labels=labels,
+            collection=collection,
             created=time.time(),
             progress={"files": len(files), "files_done": 0, "chunks": 0},
         )
@@ -164,9 +166,9 @@ class JobStore:
 class JobRunner:
     """One background thread that runs queued jobs in order."""
 
-    def __init__(self, jobs: JobStore, container: Container, *, retry_s: float = 2.0) -> None:
+    def __init__(self, jobs: JobStore, collections: CollectionSet, *, retry_s: float = 2.0) -> None:
         self.jobs = jobs
-        self.container = container
+        self.collections = collections
         self.retry_s = retry_s
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -216,7 +218,7 @@ class JobRunner:
         job.status, job.started = "running", job.started or time.time()
         self.jobs.save(job)
         folder = Path(job.files[0].path).parent if job.files else None
-        ingestor = build_ingestor(self.container)
+        ingestor = build_ingestor(self.collections.container(job.collection))
         last_save = 0.0
 
         def progress(state: Any) -> None:

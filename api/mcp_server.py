@@ -55,11 +55,11 @@ def build_mcp(state: AppState) -> MCPServer:
     mcp: MCPServer = MCPServer("ragstead", instructions=INSTRUCTIONS, version="0.1.0")
 
     @mcp.tool()
-    def search(question: str, ctx: Context, top_k: int = 5) -> str:
+    def search(question: str, ctx: Context, top_k: int = 5, collection: str = "default") -> str:
         """The passages that best answer the question, best first, as JSON: source, page,
         quote (the sentence nearest the question) and text."""
         principal = _principal(state, ctx)
-        passages = state.container.assistant.search(
+        passages = state.container_for(collection, principal).assistant.search(
             question, top_k=max(1, min(top_k, 50)), filters=principal.filters(None)
         )
         _note(ctx, question=question, chunks=ids_of(p.chunk_id for p in passages))
@@ -72,11 +72,11 @@ def build_mcp(state: AppState) -> MCPServer:
         )
 
     @mcp.tool()
-    def ask(question: str, ctx: Context, mode: str = "auto") -> str:
+    def ask(question: str, ctx: Context, mode: str = "auto", collection: str = "default") -> str:
         """A cited answer from the documents, as JSON: answer, citations (n, source, page,
         quote), grounded and covered."""
         principal = _principal(state, ctx)
-        answer = state.container.assistant.ask(
+        answer = state.container_for(collection, principal).assistant.ask(
             question, mode=mode, filters=principal.filters(Filters())
         )
         _note(ctx, question=question, chunks=ids_of(c.chunk_id for c in answer.citations))
@@ -94,10 +94,12 @@ def build_mcp(state: AppState) -> MCPServer:
         )
 
     @mcp.tool()
-    def list_documents(ctx: Context, name: str | None = None, limit: int = 50) -> str:
+    def list_documents(
+        ctx: Context, name: str | None = None, limit: int = 50, collection: str = "default"
+    ) -> str:
         """The indexed documents the caller may see, as JSON: id, source, title, type, status."""
         principal = _principal(state, ctx)
-        records = state.container.catalog.list_documents(
+        records = state.container_for(collection, principal).catalog.list_documents(
             groups=None if principal.is_admin else principal.groups,
             name=name,
             limit=max(1, min(limit, 500)),

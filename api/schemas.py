@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from rag.filters import Filters
+from rag.settings import COLLECTION_NAME
 
 
 class FiltersIn(BaseModel):
@@ -29,6 +30,9 @@ class FiltersIn(BaseModel):
 class FilterFields(BaseModel):
     """Metadata filters and the caller's access groups, shared by every retrieving request."""
 
+    collection: str = Field(
+        "default", pattern=COLLECTION_NAME, description="the collection to search"
+    )
     filters: FiltersIn | None = Field(None, description="metadata filters")
     groups: list[str] | None = Field(
         None,
@@ -188,3 +192,25 @@ class JobList(BaseModel):
     """Jobs, newest first."""
 
     jobs: list[JobOut]
+
+
+class CollectionIn(BaseModel):
+    """A new collection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., pattern=COLLECTION_NAME, examples=["legal"])
+
+
+class CollectionOut(BaseModel):
+    """A collection and what it holds."""
+
+    name: str
+    documents: int
+    chunks: int
+
+
+class CollectionList(BaseModel):
+    """The collections the caller may use."""
+
+    collections: list[CollectionOut]

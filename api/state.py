@@ -7,9 +7,11 @@ import threading
 from dataclasses import dataclass, field
 
 from api.auth.identify import Authenticator
+from api.auth.principal import Principal
 from api.jobs import JobRunner, JobStore
+from rag.collections import CollectionSet
 from rag.container import Container
-from rag.errors import RagsteadError
+from rag.errors import NotFoundError, RagsteadError
 
 log = logging.getLogger("ragstead.api")
 
@@ -22,8 +24,31 @@ class AppState:
     authenticator: Authenticator
     jobs: JobStore
     runner: JobRunner
+    collections: CollectionSet
     ready: threading.Event = field(default_factory=threading.Event)
     load_error: str | None = None
+
+    def container_for(self, collection: str, principal: Principal) -> Container:
+        """The container of a collection the caller may use (NotFoundError otherwise, as for
+        one that does not exist)."""
+        if not principal.may_use(collection):
+            raise NotFoundError(
+                f"no collection {collection!r}", hint="GET /v1/collections lists yours"
+            )
+        return self.collections.container(collection)
+
+    @classmethod
+    def build(cls, container: Container) -> AppState:
+        """The state of an app over ``container`` (the default collection)."""
+        collections = CollectionSet(container)
+        jobs = JobStore(container.settings.jobs_path)
+        return cls(
+            container,
+            Authenticator(container.settings),
+            jobs,
+            JobRunner(jobs, collections),
+            collections,
+        )
 
     def load_models(self) -> None:
         """Load embedder and generator; record the error instead of crashing the server."""

@@ -25,6 +25,9 @@ from rag.prompting import (
     DEFAULT_SYSTEM_PROMPT,
 )
 
+#: a collection's name: lower-case letters, digits, '-' and '_', at most 48.
+COLLECTION_NAME = r"^[a-z0-9][a-z0-9_-]{0,47}$"
+
 
 class EmbedderSettings(BaseModel):
     """Which model embeds chunks and queries."""
@@ -237,6 +240,11 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(Path(".ragstead"), description="everything the process writes")
+    collection: str = Field(
+        "default",
+        pattern=COLLECTION_NAME,
+        description="the named, isolated index this process reads and writes by default",
+    )
     model_cache_dir: Path | None = Field(
         None, description="converted models; None = data_dir/models"
     )
@@ -275,9 +283,20 @@ class Settings(BaseSettings):
         return self.model_cache_dir or self.data_dir / "models"
 
     @property
+    def collection_dir(self) -> Path:
+        """The collection's own folder: the data directory itself for ``default``."""
+        if self.collection == "default":
+            return self.data_dir
+        return self.data_dir / "collections" / self.collection
+
+    def for_collection(self, name: str) -> Settings:
+        """The same settings for another collection."""
+        return self.model_copy(update={"collection": name})
+
+    @property
     def chroma_dir(self) -> Path:
         """Local Chroma files."""
-        return self.data_dir / "chroma"
+        return self.collection_dir / "chroma"
 
     @property
     def audit_path(self) -> Path:
@@ -302,7 +321,7 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         """SQLite file holding the manifest, chunk texts and the BM25 index."""
-        return self.data_dir / "index.sqlite3"
+        return self.collection_dir / "index.sqlite3"
 
 
 def load_settings(**overrides: object) -> Settings:

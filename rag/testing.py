@@ -164,6 +164,12 @@ class MemoryVectorStore:
         """Every chunk id stored."""
         return set(self._vectors)
 
+    def drop(self) -> None:
+        """Forget everything."""
+        self._vectors.clear()
+        self._meta.clear()
+        self._parts.clear()
+
 
 def _chunk_of(cid: str, meta: dict[str, Any]) -> Chunk:
     """The filterable fields of a chunk, back from its vector-store metadata."""

@@ -46,6 +46,10 @@ class Principal:
                 hint=f"ask an administrator for a key with --scopes {scope}",
             )
 
+    def may_use(self, collection: str) -> bool:
+        """Whether the caller's key is limited to collections that include ``collection``."""
+        return self.collections is None or collection in self.collections
+
     def filters(self, requested: Filters | None) -> Filters:
         """``requested`` with the access groups this caller may use: its own (all for
         ``admin``), narrowed by the groups the request names, never widened."""

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from api.cli.common import (
+    CollectionOpt,
     DataDir,
     JsonFlag,
     container_for,
@@ -48,6 +49,7 @@ def ask(
         ),
     ] = None,
     data_dir: DataDir = None,
+    collection: CollectionOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Answer a question from the indexed documents, with numbered sources and a grounding check."""
@@ -55,7 +57,7 @@ def ask(
 
     try:
         filters = Filters.parse(filter_) if filter_ else None
-        answer_stream = container_for(data_dir).assistant.stream(
+        answer_stream = container_for(data_dir, collection).assistant.stream(
             question, top_k=top_k, mode=mode, filters=filters
         )
         if stream and not as_json:

@@ -21,6 +21,10 @@ DataDir = Annotated[
     typer.Option("--data-dir", help="data directory (default: $RAGSTEAD_DATA_DIR or ./.ragstead)"),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON")]
+CollectionOpt = Annotated[
+    str | None,
+    typer.Option("--collection", help="collection (default: $RAGSTEAD_COLLECTION or default)"),
+]
 
 
 #: what must not reach a terminal raw: C0 and C1 control characters (ESC starts the escape
@@ -56,13 +60,23 @@ def fail(exc: RagsteadError) -> NoReturn:
     raise typer.Exit(2)
 
 
-def container_for(data_dir: Path | None) -> Any:
-    """The composition root for these settings (and ``--data-dir``)."""
+def container_for(
+    data_dir: Path | None, collection: str | None = None, *, create: bool = False
+) -> Any:
+    """The composition root for these settings (``--data-dir``, ``--collection``); a collection
+    that does not exist is NotFoundError, unless ``create`` (ingestion) makes it."""
+    from rag.collections import CollectionSet, check_name
     from rag.container import Container
     from rag.settings import load_settings
 
     overrides: dict[str, object] = {"data_dir": data_dir} if data_dir else {}
-    return Container(load_settings(**overrides))
+    settings = load_settings(**overrides)
+    name = check_name(collection or settings.collection)
+    base = Container(settings.for_collection("default"))
+    collections = CollectionSet(base)
+    if create and not collections.exists(name):
+        collections.create(name)
+    return collections.container(name)
 
 
 def ingestor_for(container: Any) -> Any:

@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api.cli.common import (
+    CollectionOpt,
     DataDir,
     JsonFlag,
     container_for,
@@ -89,13 +90,14 @@ def _run(
     force: bool,
     workers: int | None,
     data_dir: Path | None,
+    collection: str | None,
     as_json: bool,
 ) -> None:
     from ingest.plan import parse_groups
 
     bar = None if as_json else _ProgressBar()
     try:
-        container = container_for(data_dir)
+        container = container_for(data_dir, collection, create=True)
         if workers is not None:
             container.settings.ingest.workers = workers
         ingestor = ingestor_for(container)
@@ -170,6 +172,7 @@ def ingest(
     force: ForceOpt = False,
     workers: WorkersOpt = None,
     data_dir: DataDir = None,
+    collection: CollectionOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Index a file or folder: new and changed files; unchanged ones are not read.
@@ -183,6 +186,7 @@ def ingest(
         force=force,
         workers=workers,
         data_dir=data_dir,
+        collection=collection,
         as_json=as_json,
     )
 
@@ -193,6 +197,7 @@ def sync(
     force: ForceOpt = False,
     workers: WorkersOpt = None,
     data_dir: DataDir = None,
+    collection: CollectionOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Make the index mirror a folder: ingest changes and remove documents whose files are gone."""
@@ -203,6 +208,7 @@ def sync(
         force=force,
         workers=workers,
         data_dir=data_dir,
+        collection=collection,
         as_json=as_json,
     )
 
@@ -224,11 +230,12 @@ def docs_list(
         str | None, typer.Option("--status", help="only 'indexed' or 'failed' documents")
     ] = None,
     data_dir: DataDir = None,
+    collection: CollectionOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List indexed documents (and files that failed, with the reason)."""
     try:
-        docs = container_for(data_dir).catalog.documents()
+        docs = container_for(data_dir, collection).catalog.documents()
     except RagsteadError as exc:
         fail(exc)
     if status:
@@ -271,11 +278,12 @@ def docs_list(
 def docs_show(
     doc_id: Annotated[str, typer.Argument(help="document id, or the path of an indexed file")],
     data_dir: DataDir = None,
+    collection: CollectionOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Show one document's manifest entry and chunks."""
     try:
-        container = container_for(data_dir)
+        container = container_for(data_dir, collection)
         doc_id = _resolve(container, doc_id)
         doc = container.catalog.get_document(doc_id)
         chunks = container.catalog.chunks_of(doc_id)
@@ -309,10 +317,11 @@ def docs_show(
 def docs_delete(
     doc_id: Annotated[str, typer.Argument(help="document id, or the path of an indexed file")],
     data_dir: DataDir = None,
+    collection: CollectionOpt = None,
 ) -> None:
     """Remove a document (and its attachments) from the index."""
     try:
-        container = container_for(data_dir)
+        container = container_for(data_dir, collection)
         started = time.perf_counter()
         removed = ingestor_for(container).delete(_resolve(container, doc_id))
     except RagsteadError as exc:

@@ -8,8 +8,6 @@ from rag.errors import RagsteadError
 
 def mcp(data_dir: DataDir = None) -> None:
     """Serve the MCP tools (search, ask, list_documents) on stdin/stdout, as the local admin."""
-    from api.auth.identify import Authenticator
-    from api.jobs import JobRunner, JobStore
     from api.mcp_server import build_mcp
     from api.state import AppState
 
@@ -17,6 +15,5 @@ def mcp(data_dir: DataDir = None) -> None:
         container = container_for(data_dir)
     except RagsteadError as exc:
         fail(exc)
-    jobs = JobStore(container.settings.jobs_path)
-    state = AppState(container, Authenticator(container.settings), jobs, JobRunner(jobs, container))
+    state = AppState.build(container)
     build_mcp(state).run("stdio")

@@ -17,12 +17,16 @@ from fastapi.responses import FileResponse
 
 from api.audit import audit_note
 from api.auth.principal import Principal, may_see
-from api.deps import CatalogDep, ContainerDep, PrincipalDep, ReaderDep
+from api.deps import PrincipalDep, ReaderDep, StateDep
 from api.schemas import DocumentList, DocumentOut, DocumentPatch, DocumentStatus
 from rag.errors import InvalidRequestError, NotFoundError
+from rag.settings import COLLECTION_NAME
 from rag.stores.catalog import Catalog, DocumentRecord
 
 router = APIRouter(prefix="/v1", tags=["documents"])
+CollectionQuery = Annotated[
+    str, Query(pattern=COLLECTION_NAME, description="the collection (default: default)")
+]
 
 
 def _visible(catalog: Catalog, principal: Principal, doc_id: str) -> DocumentRecord:
@@ -71,8 +75,9 @@ def _after(cursor: str | None) -> str:
 
 @router.get("/documents", response_model=DocumentList)
 def list_documents(
-    catalog: CatalogDep,
+    state: StateDep,
     principal: ReaderDep,
+    collection: CollectionQuery = "default",
     status: Annotated[DocumentStatus | None, Query(description="indexed or failed")] = None,
     type: Annotated[str | None, Query(max_length=16, description="file type, e.g. pdf")] = None,
     name: Annotated[str | None, Query(max_length=200, description="part of the path")] = None,
@@ -80,6 +85,7 @@ def list_documents(
     cursor: Annotated[str | None, Query(max_length=4096, description="'next' of a page")] = None,
 ) -> DocumentList:
     """The documents the caller may see, by source, a page at a time."""
+    catalog = state.container_for(collection, principal).catalog
     records = catalog.list_documents(
         groups=None if principal.is_admin else principal.groups,
         status=status,
@@ -98,8 +104,11 @@ def list_documents(
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentOut)
-def get_document(doc_id: str, catalog: CatalogDep, principal: ReaderDep) -> DocumentOut:
+def get_document(
+    doc_id: str, state: StateDep, principal: ReaderDep, collection: CollectionQuery = "default"
+) -> DocumentOut:
     """One document: its manifest entry, pages, chunk ids and attachments."""
+    catalog = state.container_for(collection, principal).catalog
     record = _visible(catalog, principal, doc_id)
     chunks = catalog.chunks_of(doc_id)
     return _out(
@@ -112,9 +121,14 @@ def get_document(doc_id: str, catalog: CatalogDep, principal: ReaderDep) -> Docu
 
 @router.get("/documents/{doc_id}/file", response_class=FileResponse)
 def get_document_file(
-    doc_id: str, request: Request, catalog: CatalogDep, principal: ReaderDep
+    doc_id: str,
+    request: Request,
+    state: StateDep,
+    principal: ReaderDep,
+    collection: CollectionQuery = "default",
 ) -> FileResponse:
     """The original file, shown inline (a PDF citation opens at ``#page=N``)."""
+    catalog = state.container_for(collection, principal).catalog
     record = _visible(catalog, principal, doc_id)
     audit_note(request, documents=[doc_id])
     path = Path(record.source)
@@ -142,12 +156,14 @@ def patch_document(
     doc_id: str,
     body: DocumentPatch,
     request: Request,
-    container: ContainerDep,
+    state: StateDep,
     principal: WriterDep,
+    collection: CollectionQuery = "default",
 ) -> DocumentOut:
     """New access groups or labels, without parsing or embedding again."""
     from ingest.service import build_ingestor
 
+    container = state.container_for(collection, principal)
     _visible(container.catalog, principal, doc_id)
     if body.groups is not None and not principal.is_admin:
         outside = set(body.groups) - principal.groups
@@ -164,11 +180,16 @@ def patch_document(
 
 @router.delete("/documents/{doc_id}", status_code=204)
 def delete_document(
-    doc_id: str, request: Request, container: ContainerDep, principal: WriterDep
+    doc_id: str,
+    request: Request,
+    state: StateDep,
+    principal: WriterDep,
+    collection: CollectionQuery = "default",
 ) -> None:
     """Remove a document, its attachments and their vectors."""
     from ingest.service import build_ingestor
 
+    container = state.container_for(collection, principal)
     _visible(container.catalog, principal, doc_id)
     audit_note(request, change="delete", document=doc_id)
     build_ingestor(container).delete(doc_id)

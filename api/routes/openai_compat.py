@@ -24,12 +24,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.audit import answer_sources, note_sources
-from api.deps import AssistantDep, ReaderDep
+from api.audit import answer_sources, audit_note, note_sources
+from api.deps import AssistantDep, ReaderDep, StateDep, assistant_in
 from api.errors import error_payload
 from api.streaming import SSE_HEADERS, prefetch
 from rag.assistant import AnswerStream
 from rag.errors import InvalidRequestError
+from rag.settings import COLLECTION_NAME
 from rag.types import Answer
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -63,6 +64,7 @@ class OpenAIChatRequest(BaseModel):
     model: str = Field("ragstead", examples=list(MODELS))
     messages: list[OpenAIMessage] = Field(..., min_length=1)
     stream: bool = False
+    collection: str = Field("default", pattern=COLLECTION_NAME, description="Ragstead's own")
 
 
 def sources_footer(answer: Answer) -> str:
@@ -117,9 +119,15 @@ def _stream(stream: AnswerStream, first: list[str], cid: str, model: str) -> Ite
 
 @router.post("/chat/completions")
 def chat_completions(
-    body: OpenAIChatRequest, request: Request, assistant: AssistantDep, principal: ReaderDep
+    body: OpenAIChatRequest,
+    request: Request,
+    assistant: AssistantDep,
+    principal: ReaderDep,
+    state: StateDep,
 ) -> Any:
     """Answer the conversation's last user message from the indexed documents."""
+    assistant = assistant_in(body.collection, assistant, state, principal)
+    audit_note(request, collection=body.collection)
     if body.model not in MODELS:
         raise InvalidRequestError(
             f"unknown model {body.model!r}", hint=f"use one of {', '.join(MODELS)}"

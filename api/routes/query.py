@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from api.audit import answer_sources, note_sources
-from api.deps import AssistantDep, ReaderDep
+from api.audit import answer_sources, audit_note, note_sources
+from api.deps import AssistantDep, ReaderDep, StateDep, assistant_in
 from api.schemas import QueryRequest
 from api.streaming import sse_response
 from rag.types import Answer
@@ -24,9 +24,15 @@ STREAM_DOC: dict[int | str, dict[str, Any]] = {
 
 @router.post("/query", response_model=Answer, responses=STREAM_DOC)
 def query(
-    body: QueryRequest, request: Request, assistant: AssistantDep, principal: ReaderDep
+    body: QueryRequest,
+    request: Request,
+    assistant: AssistantDep,
+    principal: ReaderDep,
+    state: StateDep,
 ) -> Any:
     """Retrieve passages for the question and answer it, citing source, page and chunk."""
+    assistant = assistant_in(body.collection, assistant, state, principal)
+    audit_note(request, collection=body.collection)
     filters = principal.filters(body.retrieval_filters())
     stream = assistant.stream(body.question, top_k=body.top_k, mode=body.mode, filters=filters)
     note_sources(request, body.question, answer_sources(stream))

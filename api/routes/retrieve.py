@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.audit import note_sources
-from api.deps import AssistantDep, ContainerDep, ReaderDep
+from api.audit import audit_note, note_sources
+from api.deps import AssistantDep, ContainerDep, ReaderDep, StateDep, assistant_in
 from api.schemas import RetrieveRequest
 from rag.types import SearchResult
 
@@ -19,9 +19,12 @@ def retrieve(
     assistant: AssistantDep,
     container: ContainerDep,
     principal: ReaderDep,
+    state: StateDep,
 ) -> SearchResult:
     """Hybrid search: the ``top_k`` best passages, each with the sentence nearest the question
     quoted and the page that holds it."""
+    assistant = assistant_in(body.collection, assistant, state, principal)
+    audit_note(request, collection=body.collection)
     top_k = body.top_k or container.settings.retrieval.top_k
     filters = principal.filters(body.retrieval_filters())
     passages = assistant.search(body.question, top_k=top_k, filters=filters)

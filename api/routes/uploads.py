@@ -22,6 +22,7 @@ from api.deps import ContainerDep, PrincipalDep, ReaderDep, StateDep
 from api.jobs import JobFile
 from api.schemas import JobAccepted, JobList, JobOut
 from api.uploads import check_content, check_suffix, safe_name
+from rag.collections import check_name
 from rag.errors import InvalidRequestError, TooLargeError
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -99,12 +100,8 @@ async def upload(
         files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         if not files:
             raise InvalidRequestError("no files in the upload", hint="send them as 'files' parts")
-        collection = str(form.get("collection") or "default")
-        if collection != "default":
-            raise InvalidRequestError(
-                f"unknown collection {collection!r}",
-                hint="this server has the 'default' collection",
-            )
+        collection = check_name(str(form.get("collection") or "default"))
+        state.container_for(collection, principal)  # exists, and the caller may use it
         groups = _groups(str(form.get("groups") or ""), principal)
         labels = _labels(str(form.get("metadata") or ""))
         job_id = uuid.uuid4().hex
@@ -118,7 +115,12 @@ async def upload(
     finally:
         await form.close()
     job = state.jobs.create(
-        owner=_owner(principal), files=stored, groups=groups, labels=labels, job_id=job_id
+        owner=_owner(principal),
+        files=stored,
+        groups=groups,
+        labels=labels,
+        job_id=job_id,
+        collection=collection,
     )
     state.runner.submit(job.id)
     return JobAccepted(job_id=job.id, status=job.status)

@@ -81,6 +81,10 @@ class VectorStore(Protocol):
         """Every chunk id stored (for consistency checks)."""
         ...
 
+    def drop(self) -> None:
+        """Delete everything this store holds (its collection is being removed)."""
+        ...
+
 
 def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
     """The Chroma ``where`` clause for ``filters`` (``source`` must arrive as ``doc_ids``)."""
@@ -394,6 +398,15 @@ class ChromaStore:
         return found
 
     @_current()
+    def drop(self) -> None:
+        """Delete both Chroma collections of this store."""
+        with chroma_errors("delete collection"):
+            existing = {getattr(c, "name", c) for c in self._client.list_collections()}
+            for name in (self._name, f"{self._name}-sentences"):
+                if name in existing:
+                    self._client.delete_collection(name)
+        self._collection = self._parts = None
+
     def all_ids(self) -> set[str]:
         """Every id stored (for consistency checks after an interrupted run)."""
         ids: set[str] = set()
@@ -411,6 +424,11 @@ class ChromaStore:
 def _from_settings(settings: Settings) -> ChromaStore:
     """Chroma in the data directory, or the ``chroma run`` server ``store.chroma_host`` names."""
     s = settings.store
-    if s.chroma_host:
-        return ChromaStore.server(s.chroma_host, s.chroma_port, s.collection)
+    if s.chroma_host:  # one server for every Ragstead collection: a Chroma collection each
+        name = (
+            s.collection
+            if settings.collection == "default"
+            else f"{s.collection}-{settings.collection}"
+        )
+        return ChromaStore.server(s.chroma_host, s.chroma_port, name)
     return ChromaStore.local(settings.chroma_dir, s.collection)
