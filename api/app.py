@@ -19,6 +19,7 @@ from api.routes import (
     collections,
     documents,
     health,
+    keys,
     openai_compat,
     query,
     retrieve,
@@ -83,5 +84,6 @@ def create_app(
     app.include_router(documents.router)
     app.include_router(uploads.router)
     app.include_router(collections.router)
+    app.include_router(keys.router)
     app.mount("/mcp", mcp_app)
     return app

@@ -214,3 +214,36 @@ class CollectionList(BaseModel):
     """The collections the caller may use."""
 
     collections: list[CollectionOut]
+
+
+class KeyIn(BaseModel):
+    """A new API key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+    groups: list[Annotated[str, StringConstraints(pattern=_GROUP)]] = Field([], max_length=64)
+    scopes: list[Literal["read", "write", "admin"]] = Field(["read"], min_length=1)
+    collections: list[Annotated[str, StringConstraints(pattern=COLLECTION_NAME)]] | None = None
+    expires: str | None = Field(None, pattern=r"^\d{1,6}[smhdw]$", examples=["90d"])
+
+
+class KeyOut(BaseModel):
+    """A key as listed; ``key`` only when just created."""
+
+    name: str
+    key_id: str
+    groups: list[str]
+    scopes: list[str]
+    collections: list[str] | None
+    created: float
+    expires: float | None = None
+    revoked: float | None = None
+    status: str
+    key: str | None = None
+
+
+class KeyList(BaseModel):
+    """Every key."""
+
+    keys: list[KeyOut]

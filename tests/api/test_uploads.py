@@ -154,6 +154,8 @@ def test_upload_needs_write_scope_own_groups_and_a_length(
     r = client.post("/v1/documents", files=files, data={"metadata": "[1]"}, headers=h["hr"])
     assert r.status_code == 400
     r = client.post("/v1/documents", files=files, data={"collection": "nope"}, headers=h["hr"])
+    assert r.status_code == 404
+    r = client.post("/v1/documents", files=files, data={"collection": "../x"}, headers=h["hr"])
     assert r.status_code == 400
 
     def chunked() -> Iterator[bytes]:
