@@ -83,9 +83,8 @@ def test_the_async_client(server: tuple[str, str], tmp_path: Path) -> None:
     async def run() -> tuple[str, list[str], int]:
         async with AsyncRagsteadClient(url, api_key=admin_key) as client:
             job = await client.upload([note], wait=True)
-            pieces = [
-                p async for p in client.stream_query("When does the canteen serve lunch?", mode="generative")
-            ]
+            question = "When does the canteen serve lunch?"
+            pieces = [p async for p in client.stream_query(question, mode="generative")]
             docs = await client.documents(name="canteen")
             await client.delete_document(job["files"][0]["doc_id"])
             return job["status"], pieces, len(docs)
