@@ -13,7 +13,7 @@ from api.audit import AuditLog, AuditMiddleware
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodyLimit, TrustedHosts, trusted_hosts
-from api.mcp_server import build_mcp, mcp_http_app
+from api.mcp_server import McpMount, build_mcp
 from api.routes import (
     chat,
     collections,
@@ -39,8 +39,7 @@ def create_app(
     """The app; models load in a background thread and /healthz turns 200 when they are ready."""
     container = container or Container(settings or load_settings())
     state = AppState.build(container)
-    mcp = build_mcp(state)
-    mcp_app = mcp_http_app(mcp, state)
+    mcp = McpMount(build_mcp(state), state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,7 +49,7 @@ def create_app(
             state.load_models()
         state.runner.start()
         try:
-            async with mcp.session_manager.run():
+            async with mcp.running():
                 yield
         finally:
             state.runner.stop()
@@ -85,5 +84,5 @@ def create_app(
     app.include_router(uploads.router)
     app.include_router(collections.router)
     app.include_router(keys.router)
-    app.mount("/mcp", mcp_app)
+    app.mount("/mcp", mcp)
     return app

@@ -7,13 +7,15 @@ acts as the local administrator like every other ``ragstead`` command.
 
 Example::
 
-    mcp = build_mcp(state)
-    app.mount("/mcp", mcp_http_app(mcp, state))
+    mount = McpMount(build_mcp(state), state)
+    app.mount("/mcp", mount)   # and in the lifespan: async with mount.running(): ...
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -24,7 +26,7 @@ from api.audit import audit_note, ids_of
 from api.auth.principal import LOCAL, Principal, may_see
 from api.errors import error_body
 from api.state import AppState
-from rag.errors import RagsteadError
+from rag.errors import BusyError, RagsteadError
 from rag.filters import Filters
 
 INSTRUCTIONS = (
@@ -117,45 +119,59 @@ def build_mcp(state: AppState) -> MCPServer:
     return mcp
 
 
-class RequireCredentials:
-    """Refuses a request to the mounted MCP app without valid credentials (401, JSON shape)."""
+class McpMount:
+    """The MCP app mounted at ``/mcp``: a fresh streamable-HTTP app (stateless, JSON replies)
+    for each run of the server's lifespan, behind the credential check (401 in the JSON shape).
 
-    def __init__(self, app: ASGIApp, state: AppState) -> None:
-        self.app = app
+    Host checks are the app's own (``api.limits.TrustedHosts``), outside this one.
+    """
+
+    def __init__(self, mcp: MCPServer, state: AppState) -> None:
+        self.mcp = mcp
         self.state = state
+        self._app: ASGIApp | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Serve MCP while the context is open (the app's lifespan)."""
+        app = self.mcp.streamable_http_app(
+            streamable_http_path="/",
+            stateless_http=True,
+            json_response=True,
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        async with self.mcp.session_manager.run():
+            self._app = app
+            try:
+                yield
+            finally:
+                self._app = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             try:
                 self.state.authenticator.principal(headers.get("authorization")).require("read")
+                if self._app is None:
+                    raise BusyError("the MCP server is starting or stopping", retry_after=5)
             except RagsteadError as exc:
-                from api.errors import status_for
-
-                body = json.dumps(error_body(type(exc).__name__, exc.message, exc.hint)).encode()
-                status = status_for(exc)
-                extra = [(b"www-authenticate", b'Bearer realm="ragstead"')] if status == 401 else []
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": status,
-                        "headers": [(b"content-type", b"application/json"), *extra],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await _refuse(send, exc)
                 return
-        await self.app(scope, receive, send)
+        assert self._app is not None
+        await self._app(scope, receive, send)
 
 
-def mcp_http_app(mcp: MCPServer, state: AppState) -> ASGIApp:
-    """The streamable-HTTP app to mount (stateless, JSON replies), behind the credential check.
+async def _refuse(send: Send, exc: RagsteadError) -> None:
+    from api.errors import status_for
 
-    Host checks are the app's own (``api.limits.TrustedHosts``), outside this one.
-    """
-    app = mcp.streamable_http_app(
-        streamable_http_path="/",
-        stateless_http=True,
-        json_response=True,
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    body = json.dumps(error_body(type(exc).__name__, exc.message, exc.hint)).encode()
+    status = status_for(exc)
+    extra = [(b"www-authenticate", b'Bearer realm="ragstead"')] if status == 401 else []
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), *extra],
+        }
     )
-    return RequireCredentials(app, state)
+    await send({"type": "http.response.body", "body": body})
