@@ -164,6 +164,10 @@ class MemoryVectorStore:
         """Every chunk id stored."""
         return set(self._vectors)
 
+    def part_chunk_ids(self) -> set[str]:
+        """Chunk ids with sentence vectors."""
+        return {cid for cid, parts in self._parts.items() if len(parts)}
+
     def drop(self) -> None:
         """Forget everything."""
         self._vectors.clear()

@@ -85,6 +85,10 @@ class VectorStore(Protocol):
         """Delete everything this store holds (its collection is being removed)."""
         ...
 
+    def part_chunk_ids(self) -> set[str]:
+        """The chunk ids that have sentence vectors stored (for consistency checks)."""
+        ...
+
 
 def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
     """The Chroma ``where`` clause for ``filters`` (``source`` must arrive as ``doc_ids``)."""
@@ -398,6 +402,18 @@ class ChromaStore:
         return found
 
     @_current()
+    def part_chunk_ids(self) -> set[str]:
+        """Chunk ids of every stored sentence vector."""
+        ids: set[str] = set()
+        offset = 0
+        with chroma_errors("get"):
+            while True:
+                page = self.parts_collection.get(include=[], limit=self._BATCH, offset=offset)
+                ids.update(pid.rsplit("#", 1)[0] for pid in page["ids"])
+                if len(page["ids"]) < self._BATCH:
+                    return ids
+                offset += self._BATCH
+
     def drop(self) -> None:
         """Delete both Chroma collections of this store."""
         with chroma_errors("delete collection"):

@@ -143,3 +143,12 @@ def test_an_unresolved_source_glob_is_refused(store: VectorStore) -> None:
     fill(store)
     with pytest.raises(StoreError, match="resolved"):
         store.query(VECTORS[0], 5, Filters(source="*.pdf"))
+
+
+def test_listing_and_dropping(store: VectorStore) -> None:
+    fill(store)
+    assert store.part_chunk_ids() == {c.id for c in CHUNKS}
+    store.delete(["a-0"])
+    assert "a-0" not in store.part_chunk_ids()
+    store.drop()
+    assert store.count() == 0 and store.all_ids() == set() and store.part_chunk_ids() == set()
