@@ -24,21 +24,29 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Self, cast
 
+from rag.answerability import (
+    Answerability,
+    AnswerabilityJudge,
+    AnswerabilityParams,
+    absent_names,
+)
 from rag.conversation import QueryRewriter, split_conversation
 from rag.embedders.base import Embedder
 from rag.errors import InvalidRequestError
-from rag.extractive import ExtractiveAnswerer, ExtractiveParams
+from rag.extractive import ExtractiveAnswerer, ExtractiveParams, candidates
 from rag.filters import Filters
 from rag.generators.base import Generator, Message
 from rag.grounding import EmbeddingCache, GroundingChecker, quoted_sources
 from rag.prompting import PromptTemplate, build_messages, prompt_tokens
+from rag.questions import profile_question
 from rag.retriever import Retriever
-from rag.text import drop_repeated_sentences, sentence_key, sentence_spans
+from rag.text import drop_repeated_sentences, repeats, sentence_key, sentence_spans
 from rag.types import Answer, Citation, Passage
 
 MAX_QUESTION_CHARS = 4000
@@ -91,16 +99,19 @@ class AnswerConfig:
     history_tokens: int = 512
     template: PromptTemplate = field(default_factory=PromptTemplate)
     extractive: ExtractiveParams = field(default_factory=ExtractiveParams)
+    #: weights and threshold of the "covered" decision (``min_relevance`` above is its floor).
+    answerability: AnswerabilityParams = field(default_factory=AnswerabilityParams)
 
 
 def until_repeating(pieces: Iterator[str]) -> Iterator[str]:
     """Yield ``pieces`` until the text repeats a sentence it already wrote, then stop.
 
-    Small models fall into loops ("1. The policy is ... 2. The policy is ..."); stopping there
-    saves the rest of ``max_new_tokens``. The repeats are left out of the final answer text.
+    Small models fall into loops ("1. The policy is ... 2. The policy is ..."), often with a
+    word changed each time; a near-repeat (``rag.text.repeats``) stops it too, saving the rest
+    of ``max_new_tokens``. The repeats are left out of the final answer text.
     """
     text = ""
-    seen: set[str] = set()
+    seen: list[str] = []
     checked = 0
     try:
         for piece in pieces:
@@ -108,10 +119,10 @@ def until_repeating(pieces: Iterator[str]) -> Iterator[str]:
             text += piece
             complete = sentence_spans(text)[:-1]
             for start, end in complete[checked:]:
-                key = sentence_key(text[start:end])
-                if key and key in seen:
+                sentence = text[start:end]
+                if sentence_key(sentence) and repeats(sentence, seen):
                     return
-                seen.add(key)
+                seen.append(sentence)
             checked = len(complete)
     finally:
         close = getattr(pieces, "close", None)
@@ -123,6 +134,7 @@ def until_repeating(pieces: Iterator[str]) -> Iterator[str]:
 class _Base:
     question: str
     mode: str
+    verdict: Answerability
 
 
 class AnswerStream(Iterator[str]):
@@ -212,6 +224,9 @@ class Assistant:
         self.vectors = EmbeddingCache(self.embedder)
         self.grounding = GroundingChecker(self.embedder, min_similarity=self.config.min_support)
         self.extractor = ExtractiveAnswerer(self.embedder, self.config.extractive)
+        self.judge = AnswerabilityJudge(
+            dataclasses.replace(self.config.answerability, min_relevance=self.config.min_relevance)
+        )
         self.rewriter = rewriter
 
     # -- public API ----------------------------------------------------------------------------
@@ -305,17 +320,33 @@ class Assistant:
         t1 = time.perf_counter()
         timings["retrieve_ms"] = (t1 - t0) * 1000
         t0 = started if started is not None else t0
-        base = _Base(question, mode)
-        if relevance < self.config.min_relevance:
+        profile = profile_question(question)
+        found = candidates(question, passages, cache, self.config.extractive.min_words, profile)
+        verdict = self.judge.judge(
+            profile,
+            found,
+            [p.chunk.doc_id for p in passages],
+            relevance,
+            absent_names(profile, passages),
+        )
+        timings["answerability_ms"] = (time.perf_counter() - t1) * 1000
+        base = _Base(question, mode, verdict)
+        if not verdict.covered:
 
             def not_covered(text: str, times: dict[str, float]) -> Answer:
                 return Answer(
-                    text, [], dict(times), covered=False, question=base.question, mode=base.mode
+                    text,
+                    [],
+                    dict(times),
+                    covered=False,
+                    question=base.question,
+                    mode=base.mode,
+                    answerability=verdict.to_dict(),
                 )
 
             return AnswerStream(iter([NO_PASSAGES_ANSWER]), not_covered, timings, t0, passages)
         if mode == "extractive":
-            text = self.extractor.answer(question, passages, cache=cache)
+            text = self.extractor.answer(question, passages, cache=cache, found=found)
             timings["prompt_ms"] = (time.perf_counter() - t1) * 1000
 
             def extracted(text: str, times: dict[str, float]) -> Answer:
@@ -374,7 +405,9 @@ class Assistant:
         usage: dict[str, int],
     ) -> Answer:
         t = time.perf_counter()
-        result = self.grounding.check(drop_repeated_sentences(raw.strip()), passages, cache=cache)
+        result = self.grounding.check(
+            drop_repeated_sentences(raw.strip()), passages, cache=cache, question=base.question
+        )
         timings = {**timings, "grounding_ms": (time.perf_counter() - t) * 1000}
         return Answer(
             result.text,
@@ -387,4 +420,5 @@ class Assistant:
             usage=usage,
             question=base.question,
             mode=base.mode,
+            answerability=base.verdict.to_dict(),
         )

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.addressing import addresses, passage_addresses
 from rag.embedders.base import Embedder
+from rag.questions import QuestionProfile, profile_question
 from rag.text import (
     CITATION_MARKER,
     content_words,
@@ -114,8 +116,9 @@ class Grounding:
 
     @property
     def grounded(self) -> bool:
-        """True when the answer has sentences and every one is supported."""
-        return bool(self.sentences) and all(s.supported for s in self.sentences)
+        """True when the answer has sentences and every one is supported and addresses the
+        question."""
+        return bool(self.sentences) and all(s.supported and s.addresses for s in self.sentences)
 
 
 @dataclass
@@ -181,8 +184,10 @@ class GroundingChecker:
         passages: Sequence[Passage],
         *,
         cache: EmbeddingCache | None = None,
+        question: str | None = None,
     ) -> Grounding:
-        """Check ``answer`` (with ``[n]`` markers) against the numbered ``passages``."""
+        """Check ``answer`` (with ``[n]`` markers) against the numbered ``passages``; with the
+        ``question``, also whether each sentence answers it (``rag.addressing``)."""
         cache = cache or EmbeddingCache(self.embedder)
         text, removed = clean_markers(answer, len(passages))
         claims = claims_of(text)
@@ -196,6 +201,7 @@ class GroundingChecker:
         supports: list[SentenceSupport] = []
         best_quote: dict[int, tuple[float, PassageSentence]] = {}
         inferred: set[int] = set()
+        profile = profile_question(question) if question is not None else None
         for i, claim in enumerate(claims):
             if REFUSAL.search(claim.text):
                 supports.append(
@@ -211,6 +217,8 @@ class GroundingChecker:
                 continue
             row = sims[i] if sims is not None else np.zeros(0)
             support, chosen = self._support(claim, row, sentences, lowered, len(passages))
+            if profile is not None:
+                _check_addresses(support, profile, chosen, passages)
             supports.append(support)
             if not claim.cited and support.citations:
                 inferred.update(support.citations)
@@ -295,6 +303,31 @@ class GroundingChecker:
             reason = "" if claim.cited else f"not cited; supported by passage {_refs(cited)}"
         support = SentenceSupport(claim.text, cited, supported, score, missing, "claim", reason)
         return support, chosen
+
+
+def _check_addresses(
+    support: SentenceSupport,
+    profile: QuestionProfile,
+    chosen: dict[int, tuple[float, PassageSentence]],
+    passages: Sequence[Passage],
+) -> None:
+    """Set ``addresses``, ``off_question`` and the reason of a checked sentence."""
+    cited = [passages[n - 1] for n in support.citations if 1 <= n <= len(passages)]
+    context = [q.text for _, q in chosen.values()] + [
+        f"{p.chunk.title} {p.chunk.section}" for p in cited
+    ]
+    ok, why = addresses(profile, support.text, context)
+    support.off_question = [
+        n
+        for n, p in zip(support.citations, cited, strict=False)
+        if not passage_addresses(profile, p)
+    ]
+    support.addresses = ok
+    if not ok:
+        note = f"off the question: {why}"
+        if support.off_question:
+            note += f"; passage {_refs(support.off_question)} does not address the question"
+        support.reason = f"{support.reason}; {note}" if support.reason else note
 
 
 def word_coverage(claim: str, passages_lower: Sequence[str]) -> float:

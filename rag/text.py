@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
+from collections.abc import Iterable
 
 # A sentence ends at . ! ? followed by space and something that starts a sentence, or at a line
 # break (table rows and list items are lines). Decimals ("2.5") and "e.g. x" do not split.
@@ -167,15 +168,42 @@ def sentence_key(sentence: str) -> str:
     return " ".join(re.sub(r"[\d\W_]+", " ", strip_markers(sentence)).lower().split())
 
 
+#: share of the shorter sentence's words (figures included) a near-repeat shares with another.
+NEAR_REPEAT = 0.8
+
+
+def _near_words(sentence: str) -> set[str]:
+    text = re.sub(r"^\s*\d{1,3}[.)]\s+", "", strip_markers(sentence))  # list numbers aside
+    return {w.lower() for w in _TOKEN.findall(text)}
+
+
+def repeats(sentence: str, seen: Iterable[str], *, min_overlap: float = NEAR_REPEAT) -> bool:
+    """Whether ``sentence`` repeats one of the ``seen`` sentences: the same words
+    (``sentence_key``), or nearly: 5 words or more, ``min_overlap`` of the shorter one's words
+    and figures shared ("All staff must lock their screens." then "All employees must lock
+    their screens."; "28 days" and "17 days" state different facts)."""
+    key = sentence_key(sentence)
+    words = _near_words(sentence)
+    for other in seen:
+        if key and key == sentence_key(other):
+            return True
+        theirs = _near_words(other)
+        shorter = min(len(words), len(theirs))
+        if shorter >= 5 and len(words & theirs) / shorter >= min_overlap:
+            return True
+    return False
+
+
 def drop_repeated_sentences(text: str) -> str:
-    """``text`` with sentences that repeat an earlier one (same words) left out."""
-    seen: set[str] = set()
+    """``text`` with sentences that repeat an earlier one (the same or nearly the same words)
+    left out."""
+    seen: list[str] = []
     kept: list[tuple[int, int]] = []
     for start, end in sentence_spans(text):
-        key = sentence_key(text[start:end])
-        if key and key in seen:
+        sentence = text[start:end]
+        if sentence_key(sentence) and repeats(sentence, seen):
             continue
-        seen.add(key)
+        seen.append(sentence)
         kept.append((start, end))
     if len(kept) == len(sentence_spans(text)):
         return text

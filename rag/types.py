@@ -139,6 +139,12 @@ class SentenceSupport:
     #: "claim", or "refusal" for a sentence saying the documents do not cover the question.
     kind: str = "claim"
     reason: str = ""
+    #: whether the sentence answers the question asked (its key terms, the kind of answer asked
+    #: for); a supported sentence that does not leaves the answer not grounded.
+    addresses: bool = True
+    #: cited passages that do not address the question (a generated sentence citing them is
+    #: flagged even where they support it).
+    off_question: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -163,6 +169,8 @@ class Answer:
     question: str = ""
     #: token counts: prompt_tokens and completion_tokens (0 where no model was called).
     usage: dict[str, int] = field(default_factory=dict)
+    #: why the passages do (not) answer the question (``rag.answerability``).
+    answerability: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (the same shape the API serves; timings rounded to 0.01 ms)."""

@@ -239,3 +239,13 @@ def test_sentences_numbers_and_repeats() -> None:
     pieces = ["The policy ", "is set out. ", "The policy is ", "set out. ", "More text ", "here."]
     assert "".join(until_repeating(iter(pieces))).count("The policy") == 2
     assert "here" not in "".join(until_repeating(iter(pieces)))
+    near = [
+        "All staff must lock their screens. ",
+        "All employees must lock their screens. ",
+        "More. ",
+        "Never reached.",
+    ]
+    assert "Never" not in "".join(until_repeating(iter(near)))  # stopped at the near-repeat
+    assert drop_repeated_sentences("".join(near[:2])) == near[0].strip()
+    kept = "Full-time staff get 28 days. Part-time staff get 17 days."
+    assert drop_repeated_sentences(kept) == kept  # different facts are not repeats
