@@ -30,6 +30,7 @@ import numpy as np
 
 from rag.embedders.base import Embedder
 from rag.errors import InvalidRequestError, TooLargeError
+from rag.followups import rewrite_follow_up
 from rag.generators.base import Generator, Message, complete
 from rag.text import STOPWORDS, content_words, strip_markers
 
@@ -169,6 +170,9 @@ class RuleRewriter:
         q = question.strip()
         if not self.is_follow_up(q):
             return q
+        rewritten = rewrite_follow_up(q, previous, self._substitute)
+        if rewritten:
+            return rewritten
         focus = _CUES.sub("", q, count=1).strip().rstrip("?!. ").strip()
         focus_words = focus.split()
         starts_like_question = bool(focus_words) and focus_words[0].lower() in _QUESTION_WORDS
@@ -223,7 +227,20 @@ class RuleRewriter:
         while first > 1 and _is_name_part(tokens[first - 1].group(0)):
             first -= 1
             start = tokens[first].start()
+        # a new thing replaces its old modifiers too: "a private car" -> "a motorbike"
+        mods = first
+        while mods > 0 and _is_modifier(tokens[mods - 1].group(0)):
+            mods -= 1
+        if mods < first and mods > 0 and tokens[mods - 1].group(0).lower() in _NP_START:
+            start = tokens[mods].start()
         return previous[:start] + focus + previous[end:]
+
+
+_NP_START = frozenset("a an the my our your for of in on at to with by from".split())
+
+
+def _is_modifier(word: str) -> bool:
+    return word.islower() and word not in STOPWORDS | _QUESTION_WORDS | _PREPOSITIONS
 
 
 def _is_name_part(word: str) -> bool:
