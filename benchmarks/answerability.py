@@ -53,21 +53,10 @@ FIXTURE = ROOT / "tests" / "fixtures" / "answerability-examples.jsonl"
 
 def container_for(index_dir: Path, corpus: Path) -> Any:
     """A container over ``corpus`` (a .jsonl of records or a folder), indexed under index_dir."""
-    from ingest.jsonl_corpus import index_jsonl_corpus
-
-    from ingest.service import build_ingestor
-    from rag.container import Container
+    from ingest.corpus import open_corpus_index
     from rag.settings import load_settings
 
-    base = load_settings()
-    settings = base.model_copy(update={"data_dir": index_dir, "model_cache_dir": base.models_dir})
-    container = Container(settings)
-    ingestor = build_ingestor(container)
-    if corpus.suffix == ".jsonl":
-        index_jsonl_corpus(ingestor, corpus)
-    else:
-        ingestor.ingest(corpus)
-    return container
+    return open_corpus_index(load_settings(), corpus, index_dir=index_dir).container
 
 
 def covid_subset(data: Path, out: Path, every: int) -> tuple[Path, set[str], list[dict[str, Any]]]:

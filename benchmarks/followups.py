@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import write  # noqa: E402
 from rag.conversation import RuleRewriter  # noqa: E402
-from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
+from rag.embedders.sentence_transformer import SentenceTransformerEmbedder  # noqa: E402
 from rag.generators.base import Message  # noqa: E402
 
 PAIRS = ROOT / "tests" / "fixtures" / "follow-ups.jsonl"
