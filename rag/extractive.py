@@ -49,10 +49,11 @@ class ExtractiveParams:
     #: bonus for sentences of the document most of the retrieved passages come from.
     document_weight: float = 0.0
     #: bonus for a sentence holding the kind of thing the question asks for (a number for "how
-    #: much", a date for "when"), times its strength (0, 0.5, 1); none for "what is" questions.
+    #: much", a date for "when"), times its strength (0, 0.5, 1) and the share of the question's
+    #: key terms it holds; none for "what is" questions.
     type_weight: float = 0.15
     #: bonus for the question's key terms (names double) found around the sentence.
-    coverage_weight: float = 0.1
+    coverage_weight: float = 0.15
     #: a second sentence is added when it scores at least this share of the best one.
     second_ratio: float = 0.95
     max_sentences: int = 2
@@ -71,6 +72,8 @@ class Candidate:
     #: weighted share of the question's key terms in the sentence, its neighbours, the
     #: passage's title and section (and a table row's header).
     coverage: float = 0.0
+    #: the same for the sentence alone (with its title and section): what extraction weighs.
+    own_coverage: float = 0.0
     #: how clearly the sentence holds the kind of answer asked for (see ``rag.questions``).
     type_strength: float = 0.5
     #: a typed question (not "what is ..."): the type bonus applies.
@@ -89,8 +92,9 @@ class Candidate:
             + p.overlap_weight * self.overlap
             + p.rank_weight / self.sentence.n
             + p.document_weight * self.document_share
-            + (p.type_weight * self.type_strength if self.typed else 0.0)
-            + p.coverage_weight * self.coverage
+            # the kind asked for counts as far as the sentence is about what was asked
+            + (p.type_weight * self.type_strength * self.own_coverage if self.typed else 0.0)
+            + p.coverage_weight * self.own_coverage
         )
 
 
@@ -132,9 +136,12 @@ def candidates(
         )
         matched = tuple(matched_terms(profile, context))
         coverage = term_coverage(profile, context)
+        label = " ".join([chunk.title, chunk.section, header or ""])
+        own = term_coverage(profile, f"{label} {sentence.text}")
         if header is not None:  # a row is chosen by its key: the entity in the question
             key = " ".join([chunk.title, chunk.section, header, cells(sentence.text)[0]])
             coverage = 0.6 * term_coverage(profile, key) + 0.4 * coverage
+            own = 0.6 * term_coverage(profile, key) + 0.4 * own
         out.append(
             Candidate(
                 sentence,
@@ -142,6 +149,7 @@ def candidates(
                 overlap,
                 share,
                 coverage=coverage,
+                own_coverage=own,
                 type_strength=answer_type_strength(profile.kind, sentence.text),
                 typed=profile.kind != "other",
                 header=header,

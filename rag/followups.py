@@ -43,7 +43,7 @@ _LEAD_CUE = re.compile(r"^\s*(?:(?:and|but|also|so|ok|okay|then|now|well)\b[\s,]
 _ELLIPSIS_CUE = re.compile(
     r"^\s*(?:what about|how about|what of|as for|regarding|same for|same with)\b\s*", re.I
 )
-_TOKEN = re.compile(r"[\w'’.,-]*\w|[^\w\s]")
+_TOKEN = re.compile(r"[\w'’-]+(?:[.,][\w'’-]+)*|[^\w\s]")
 _SINGULAR = frozenset("it its".split())
 _PLURAL = frozenset("they them their theirs".split())
 
