@@ -182,7 +182,7 @@ def main() -> None:
     ap.add_argument("--index-dir", type=Path, default=ROOT / ".ragstead" / "eval-answerability")
     ap.add_argument("--covid-every", type=int, default=4, help="index every N-th article")
     ap.add_argument("--limit", type=int, default=120, help="COVID-QA questions per label")
-    ap.add_argument("--keep", type=float, default=0.97, help="answerable share to keep")
+    ap.add_argument("--keep", type=float, default=0.99, help="answerable share to keep")
     ap.add_argument(
         "--measured", type=Path, help="reuse (or write) the measured evidence in this JSON file"
     )

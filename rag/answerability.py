@@ -40,7 +40,7 @@ from rag.types import Passage
 class AnswerabilityParams:
     """Weights of the answerability score and the threshold ``covered`` needs.
 
-    Calibrated by ``benchmarks/answerability.py --keep 0.99`` (README, "Answer figures").
+    Calibrated by ``benchmarks/answerability.py`` (README, "Answer figures").
     """
 
     #: best question-passage cosine under which nothing is covered, whatever the rest says.
@@ -50,11 +50,10 @@ class AnswerabilityParams:
     #: calibrated to 0: the answer type helps choose the sentence (``rag.extractive``), not
     #: decide "covered" (a sentence with some number is found for most "how much" questions).
     type_weight: float = 0.0
-    margin_weight: float = 0.0
-    relevance_weight: float = 1.0
-    #: calibrated 1.04 (``--keep 0.99``), which refused 5 of 100 COVID-QA questions the cosine
-    #: alone answers; 0.9 keeps every answerable held-out question the cosine kept.
-    threshold: float = 0.9
+    #: how far the best sentence stands above the best one of any other document.
+    margin_weight: float = 0.5
+    relevance_weight: float = 0.0
+    threshold: float = 0.615
     #: refuse when a name the question mentions ("Insight Ultimate", "Leeds") occurs in no
     #: retrieved passage. Off: on COVID-QA it refuses questions whose names the articles spell
     #: otherwise ("interleukin-1Beta" for "IL-1β"); on company documents it catches more.
