@@ -91,14 +91,24 @@ def print_grounding(answer: Answer) -> None:
         if c.quote:
             out.print(f'      "{terminal_safe(c.quote)}"', style="dim", highlight=False)
     unsupported = [s for s in answer.sentences if not s.supported]
+    off_question = [s for s in answer.sentences if s.supported and not s.addresses]
     if not answer.covered:
+        reason = answer.answerability.get("reason")
+        if reason:
+            out.print(f"({terminal_safe(str(reason))})", style="dim", highlight=False)
         return
     if unsupported:
         out.print("\nNot supported by the sources (check before relying on it):", style="yellow")
         for s in unsupported:
             out.print(f"  - {terminal_safe(s.text)}  ({terminal_safe(s.reason)})", highlight=False)
-    else:
-        out.print("\nGrounded: every sentence is supported by its sources.", style="green")
+    if off_question:
+        out.print("\nSupported, but not an answer to the question:", style="yellow")
+        for s in off_question:
+            out.print(f"  - {terminal_safe(s.text)}  ({terminal_safe(s.reason)})", highlight=False)
+    if not unsupported and not off_question:
+        out.print(
+            "\nGrounded: every sentence is supported and answers the question.", style="green"
+        )
 
 
 def serve(

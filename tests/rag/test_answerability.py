@@ -194,3 +194,24 @@ def test_a_supported_sentence_that_does_not_answer_is_not_grounded(
         answer, [Passage(chunk, 1.0)], question="Who is the contact person for expenses?"
     )
     assert on.sentences[0].addresses and on.grounded
+
+
+def test_the_cli_says_why_and_flags_an_off_question_sentence(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from api.cli.ask_cmds import print_grounding
+    from rag.types import Answer, SentenceSupport
+
+    refused = Answer(
+        NO_PASSAGES_ANSWER,
+        [],
+        covered=False,
+        answerability={"reason": "not found in the passages: dog"},
+    )
+    print_grounding(refused)
+    assert "not found in the passages: dog" in capsys.readouterr().out
+    off = SentenceSupport("The contact is Jonas Albrecht.", [1], True, 0.9, addresses=False)
+    off.reason = "off the question: does not match the question"
+    print_grounding(Answer("The contact is Jonas Albrecht [1].", [], sentences=[off]))
+    printed = capsys.readouterr().out
+    assert "not an answer to the question" in printed and "Grounded" not in printed
