@@ -29,11 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rag.extractive import Candidate
 from rag.questions import QuestionProfile, matched_terms
 from rag.types import Passage
+
+if TYPE_CHECKING:
+    from rag.extractive import Candidate
 
 
 @dataclass

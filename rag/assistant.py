@@ -223,10 +223,10 @@ class Assistant:
             raise InvalidRequestError(f"unknown answer mode {self.config.mode!r}")
         self.vectors = EmbeddingCache(self.embedder)
         self.grounding = GroundingChecker(self.embedder, min_similarity=self.config.min_support)
-        self.extractor = ExtractiveAnswerer(self.embedder, self.config.extractive)
         self.judge = AnswerabilityJudge(
             dataclasses.replace(self.config.answerability, min_relevance=self.config.min_relevance)
         )
+        self.extractor = ExtractiveAnswerer(self.embedder, self.config.extractive, self.judge)
         self.rewriter = rewriter
 
     # -- public API ----------------------------------------------------------------------------

@@ -14,18 +14,22 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.addressing import addresses
+from rag.answerability import AnswerabilityJudge
 from rag.embedders.base import Embedder
+from rag.followups import resolve_pronouns, subject_of
 from rag.grounding import EmbeddingCache, PassageSentence, passage_sentences
 from rag.questions import (
     QuestionProfile,
     answer_type_strength,
     matched_terms,
     profile_question,
+    question_parts,
     term_coverage,
 )
 from rag.table_rows import cells, header_for, is_row, render_row
@@ -192,9 +196,16 @@ def render(chosen: Sequence[Candidate], profile: QuestionProfile | None = None) 
 class ExtractiveAnswerer:
     """Picks answer sentences from passages (see the module doc)."""
 
-    def __init__(self, embedder: Embedder, params: ExtractiveParams | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        params: ExtractiveParams | None = None,
+        judge: AnswerabilityJudge | None = None,
+    ) -> None:
         self.embedder = embedder
         self.params = params or ExtractiveParams()
+        #: decides, for each part of a two-part question, whether the passages answer it.
+        self.judge = judge or AnswerabilityJudge()
 
     def answer(
         self,
@@ -209,10 +220,42 @@ class ExtractiveAnswerer:
         ``found``: the candidates already scored for this question (``candidates``), if any.
         """
         cache = cache or EmbeddingCache(self.embedder)
+        parts = question_parts(question)
+        if len(parts) > 1:
+            return self._answer_parts(parts, passages, cache)
         profile = profile_question(question)
         if found is None:
             found = candidates(question, passages, cache, self.params.min_words, profile)
         return render(choose(found, self.params, profile), profile)
+
+    def _answer_parts(
+        self, parts: Sequence[str], passages: Sequence[Passage], cache: EmbeddingCache
+    ) -> str:
+        """A two-part question answered part by part: the best sentence for each, and a
+        sentence saying which part the passages do not answer."""
+        one = dataclasses.replace(self.params, max_sentences=1)
+        doc_ids = [p.chunk.doc_id for p in passages]
+        rendered: list[tuple[Candidate, str]] = []
+        unanswered: list[str] = []
+        subject = subject_of(parts[0])
+        for i, part in enumerate(parts):
+            if i and subject:  # "How long does it protect?" -> "... does the vaccine protect?"
+                part = resolve_pronouns(part, subject) or part
+            profile = profile_question(part)
+            found = candidates(part, passages, cache, self.params.min_words, profile)
+            best = choose(found, one, profile)
+            verdict = self.judge.judge(profile, found, doc_ids, relevance=1.0)
+            if not best or not verdict.covered:
+                unanswered.append(part)
+                continue
+            text = render(best, profile)
+            if all(text != t for _, t in rendered):
+                rendered.append((best[0], text))
+        rendered.sort(key=lambda ct: (ct[0].sentence.n, ct[0].sentence.start))
+        text = " ".join(t for _, t in rendered)
+        if rendered and unanswered:
+            text += f" The documents do not say: {' '.join(unanswered)}"
+        return text
 
 
 def is_heading(sentence: PassageSentence, passage: Passage) -> bool:

@@ -185,6 +185,23 @@ class QuestionProfile:
         return sum(self.terms.values())
 
 
+_SECOND_PART = re.compile(
+    r"\?\s+(?=[A-Z])|,?\s+and\s+(?=(?:what|how|when|who|where|which|why|is|are|does|do|can)\b)",
+    re.IGNORECASE,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a two-part question ("Is X safe? How long does it protect?", "What is X
+    and how much does it cost?"), each with two content words or more; else the question."""
+    pieces = [p.strip() for p in _SECOND_PART.split(question.strip()) if p.strip()]
+    if len(pieces) != 2:
+        return [question.strip()]
+    if any(len([w for w in _WORD.findall(p) if w.lower() not in STOPWORDS]) < 2 for p in pieces):
+        return [question.strip()]
+    return [(p[:1].upper() + p[1:]).rstrip("?") + "?" for p in pieces]
+
+
 def question_kind(question: str) -> str:
     """The kind of answer ``question`` expects (one of ``KINDS``)."""
     for kind, pattern in _KIND_PATTERNS:

@@ -159,6 +159,31 @@ def test_the_extracted_answer_holds_what_was_asked(
     assert answer.grounded, answer.sentences
 
 
+def test_a_two_part_question_is_answered_in_both_parts_or_said_to_be_in_part(
+    assistant: Assistant,
+) -> None:
+    both = strip_markers(
+        assistant.ask(
+            "How much does Insight Pro cost and how much storage does it include?",
+            mode="extractive",
+        ).answer
+    )
+    assert "119 EUR" in both and "500 GB" in both
+    part = assistant.ask(
+        "What is the hotel cap in Munich and what is the dress code?", mode="extractive"
+    )
+    assert "190 EUR" in part.answer
+    assert part.answer.endswith("The documents do not say: What is the dress code?")
+    assert assert_parts("Is it safe? How long does it protect?") == 1
+    assert assert_parts("Is the vaccine safe in pregnancy? How long does it protect infants?") == 2
+
+
+def assert_parts(question: str) -> int:
+    from rag.questions import question_parts
+
+    return len(question_parts(question))
+
+
 def test_headings_stay_out_of_extracted_sentences(assistant: Assistant) -> None:
     chunk = Chunk(
         id="c1",
