@@ -124,7 +124,13 @@ class Ingestor:
             "min_tokens": self.min_tokens,
             "chunker": CHUNKER_VERSION,
             "sentence_vectors": self.sentence_vectors,
-        }
+        } | self._pooling_config()
+
+    def _pooling_config(self) -> dict[str, Any]:
+        """How sentence vectors are made (pooled from the chunk's pass, or a pass each)."""
+        if not self.sentence_vectors:
+            return {}
+        return {"sentence_pooling": self.embedder.sentence_pooling}
 
     # -- runs ---------------------------------------------------------------------------------
 

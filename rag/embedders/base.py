@@ -35,6 +35,9 @@ class Embedder(ABC):
     batch_size: int = 32
     #: longest input in tokens the model reads (the chunker keeps chunks within it); None: unknown.
     max_tokens: int | None = None
+    #: how ``embed_spans`` gets a span's vector: ``separate`` (the span embedded as a text of
+    #: its own) or ``chunk`` (pooled from the text's own forward pass); part of the index key.
+    sentence_pooling: str = "separate"
 
     @abstractmethod
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -44,6 +47,23 @@ class Embedder(ABC):
     def dim(self) -> int:
         """Vector dimension (by default from one embedding)."""
         return int(self.embed_batch(["dimension"]).shape[1])
+
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of ``texts`` and of the character spans ``spans[i]`` of each ``texts[i]``
+        (a chunk and its sentences): ``(whole, parts)``, ``parts[i]`` of shape
+        (len(spans[i]), dim). Default: each span embedded as a text of its own, in the same
+        ``embed_batch`` call; an embedder that can pool spans from one pass overrides it."""
+        flat = [texts[i][s:e] for i, group in enumerate(spans) for s, e in group]
+        vectors = self.embed_batch([*texts, *flat])
+        whole, rest = vectors[: len(texts)], vectors[len(texts) :]
+        parts: list[np.ndarray] = []
+        start = 0
+        for group in spans:
+            parts.append(rest[start : start + len(group)])
+            start += len(group)
+        return whole, parts
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query's vector (override for a faster single-text path or a query prompt)."""
