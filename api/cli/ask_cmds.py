@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -39,21 +40,18 @@ def ask(
     ] = None,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="answer in this process even if `ragstead serve` runs"),
+    ] = False,
 ) -> None:
-    """Answer a question from the indexed documents, with numbered sources and a grounding check."""
-    from rag.filters import Filters
+    """Answer a question from the indexed documents, with numbered sources and a grounding check.
 
+    A ``ragstead serve`` running on the same data directory answers it (no model loads here);
+    ``--local``, ``--stream`` and ``--filter`` answer in this process."""
     try:
-        filters = Filters.parse(filter_) if filter_ else None
-        answer_stream = container_for(data_dir).assistant.stream(
-            question, top_k=top_k, mode=mode, filters=filters
-        )
-        if stream and not as_json:
-            for piece in answer_stream:
-                sys.stdout.write(piece)
-                sys.stdout.flush()
-            sys.stdout.write("\n")
-        answer = answer_stream.result()
+        served = None if (local or stream or filter_) else _served(question, top_k, mode, data_dir)
+        answer = served or _answer_here(question, top_k, mode, stream, filter_, data_dir, as_json)
     except RagsteadError as exc:
         fail(exc)
     if as_json:
@@ -62,6 +60,43 @@ def ask(
     if not stream:
         out.print(answer.answer, highlight=False)
     print_grounding(answer)
+
+
+def _served(question: str, top_k: int | None, mode: str, data_dir: Path | None) -> Answer | None:
+    """The answer of a running server on this data directory, or None when none runs."""
+    from api.cli.running_server import ask_server, running_server
+    from rag.settings import load_settings
+
+    settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+    url = running_server(settings.data_dir)
+    if url is None:
+        return None
+    err.print(f"(answered by the server at {url}; --local to answer here)", style="dim")
+    return ask_server(url, {"question": question, "top_k": top_k, "mode": mode})
+
+
+def _answer_here(
+    question: str,
+    top_k: int | None,
+    mode: str,
+    stream: bool,
+    filter_: list[str] | None,
+    data_dir: Path | None,
+    as_json: bool,
+) -> Answer:
+    """The answer from this process's own container (loads the models)."""
+    from rag.filters import Filters
+
+    filters = Filters.parse(filter_) if filter_ else None
+    answer_stream = container_for(data_dir).assistant.stream(
+        question, top_k=top_k, mode=mode, filters=filters
+    )
+    if stream and not as_json:
+        for piece in answer_stream:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+    return answer_stream.result()
 
 
 def print_grounding(answer: Answer) -> None:
@@ -100,6 +135,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.cli.running_server import noted_server
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -109,5 +145,6 @@ def serve(
     except RagsteadError as exc:
         fail(exc)
     s = container.settings.api
-    bind_port = port or int(os.environ.get("PORT", s.port))
-    uvicorn.run(create_app(container), host=host or s.host, port=bind_port, log_level="info")
+    bind_host, bind_port = host or s.host, port or int(os.environ.get("PORT", s.port))
+    with noted_server(container.settings.data_dir, bind_host, bind_port):  # for `ragstead ask`
+        uvicorn.run(create_app(container), host=bind_host, port=bind_port, log_level="info")
