@@ -54,16 +54,19 @@ class Embedder(ABC):
         """Vectors of ``texts`` and of the character spans ``spans[i]`` of each ``texts[i]``
         (a chunk and its sentences): ``(whole, parts)``, ``parts[i]`` of shape
         (len(spans[i]), dim). Default: each span embedded as a text of its own, in the same
-        ``embed_batch`` call; an embedder that can pool spans from one pass overrides it."""
-        flat = [texts[i][s:e] for i, group in enumerate(spans) for s, e in group]
-        vectors = self.embed_batch([*texts, *flat])
-        whole, rest = vectors[: len(texts)], vectors[len(texts) :]
-        parts: list[np.ndarray] = []
-        start = 0
-        for group in spans:
-            parts.append(rest[start : start + len(group)])
-            start += len(group)
-        return whole, parts
+        ``embed_batch`` call, identical ones once (table rows, repeated headers); an embedder
+        that can pool spans from one pass overrides it."""
+        pieces = [[texts[i][s:e] for s, e in group] for i, group in enumerate(spans)]
+        whole_texts = set(texts)
+        unique = list(dict.fromkeys(p for group in pieces for p in group if p not in whole_texts))
+        vectors = self.embed_batch([*texts, *unique])
+        at = {t: i for i, t in enumerate([*texts, *unique])}
+        dim = vectors.shape[1]
+        parts = [
+            vectors[[at[p] for p in group]] if group else np.zeros((0, dim), dtype=vectors.dtype)
+            for group in pieces
+        ]
+        return vectors[: len(texts)], parts
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query's vector (override for a faster single-text path or a query prompt)."""

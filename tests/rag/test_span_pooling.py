@@ -88,3 +88,14 @@ def test_a_sentence_cut_off_by_truncation_is_embedded_on_its_own(
     alone = minilm.embed_batch([LUNCH])[0]
     assert float(parts[0][1] @ alone) > 0.9999  # past the window: its own pass
     assert float(parts[0][0] @ alone) < 0.9
+
+
+def test_repeated_sentences_are_embedded_once_when_embedded_separately() -> None:
+    embedder = RecordingEmbedder()
+    header = "Region | Revenue | Margin | Year"
+    rows = [f"{header}\nNorth | {n} million | 12 percent | 2023" for n in (10, 20)]
+    chunks = [Chunk(id=f"t{i}", doc_id="d", text=t, source="/d") for i, t in enumerate(rows)]
+    _, parts = embed_chunks(embedder, chunks)
+    assert embedder.seen.count(header) == 1  # a repeated table header: one vector, reused
+    assert parts is not None and [len(p) for p in parts] == [2, 2]
+    np.testing.assert_array_equal(parts[0][0], parts[1][0])
