@@ -1,5 +1,5 @@
 """The ``Embedder`` contract, run on every implementation: the embedded MiniLM in-process (its
-sentence vectors pooled from the chunk's pass, and embedded separately), the ``openai`` client
+sentence vectors embedded separately, and pooled from the chunk's pass), the ``openai`` client
 against an OpenAI-compatible server on 127.0.0.1 serving the same MiniLM, and the hashing fake.
 Each gives unit float32 vectors that do not depend on batch company, a query path equal to the
 batch path, chunk and sentence vectors through ``embed_spans``, and token counts.
@@ -31,12 +31,12 @@ def served() -> Iterator[EmbeddingServer]:
     server.close()
 
 
-@pytest.fixture(params=["minilm", "minilm-separate", "openai", "hashing"])
+@pytest.fixture(params=["minilm", "minilm-chunk-pooling", "openai", "hashing"])
 def embedder(request: pytest.FixtureRequest) -> Embedder:
     if request.param == "minilm":
         return SentenceTransformerEmbedder()
-    if request.param == "minilm-separate":
-        return SentenceTransformerEmbedder(sentence_pooling="separate")
+    if request.param == "minilm-chunk-pooling":
+        return SentenceTransformerEmbedder(sentence_pooling="chunk")
     if request.param == "openai":
         server = request.getfixturevalue("served")
         return OpenAIEmbedder(server.base_url, "all-MiniLM-L6-v2", batch_size=2, concurrency=2)

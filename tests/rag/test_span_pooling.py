@@ -32,7 +32,7 @@ class RecordingEmbedder(HashingEmbedder):
 
 @pytest.fixture(scope="module")
 def minilm() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(dtype="float32")
+    return SentenceTransformerEmbedder(dtype="float32", sentence_pooling="chunk")
 
 
 def test_sentence_spans_point_into_the_embedded_text() -> None:
