@@ -17,7 +17,9 @@ same rotation, e.g. ``--variant "no-sentences:RAGSTEAD_CHUNKING__SENTENCE_VECTOR
         [--rounds 2] [--variant NAME:ENV=VALUE,...] [--cache-dir ~/.cache/ragstead-bench]
 
 Prints each run and the ratio peer seconds / Ragstead seconds (above 1: Ragstead is faster),
-and writes ``benchmarks/results/ingest_vs_langchain.json``.
+of wall time and of CPU time (user + system of each process and its children: on a shared
+machine the CPU time moves less with the load than the wall time does), and writes
+``benchmarks/results/ingest_vs_langchain.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -133,16 +136,21 @@ def run_ragstead(folder: Path, work: Path, models: Path, env: dict[str, str]) ->
 
 
 def _timed(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """Wall seconds and CPU seconds (the process and its children: parse workers, threads)."""
     cwd.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:3])} ... failed ({done.returncode}):\n{done.stderr}")
     printed = json.loads(done.stdout.strip().splitlines()[-1])
     return {
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
         "load_before": round(load, 2),
         "load_after": round(os.getloadavg()[0], 2),
         "report": printed,
@@ -194,6 +202,7 @@ def main() -> int:
                 runs[name].append(run)
                 print(
                     f"round {round_no + 1} {name:<16} {run['seconds']:>8.2f} s"
+                    f" (CPU {run['cpu_seconds']:>7.2f} s)"
                     f"  chunks {_chunks(name, run):>6}  load {run['load_before']}"
                     f" -> {run['load_after']}",
                     flush=True,
@@ -204,8 +213,16 @@ def main() -> int:
         ours = runs[name]
         per_round = [round(p["seconds"] / o["seconds"], 3) for p, o in zip(peer, ours, strict=True)]
         total = sum(p["seconds"] for p in peer) / sum(o["seconds"] for o in ours)
-        summary[name] = {"ratio_per_round": per_round, "ratio": round(total, 3)}
-        print(f"{name}: LangChain s / Ragstead s = {per_round} (all rounds {total:.2f}x)")
+        cpu = sum(p["cpu_seconds"] for p in peer) / sum(o["cpu_seconds"] for o in ours)
+        summary[name] = {
+            "ratio_per_round": per_round,
+            "ratio": round(total, 3),
+            "cpu_ratio": round(cpu, 3),
+        }
+        print(
+            f"{name}: LangChain s / Ragstead s = {per_round} (all rounds {total:.2f}x;"
+            f" CPU seconds {cpu:.2f}x)"
+        )
     end = cpu_facts()
     print(f"load average at the end: {end['load_average']}")
     path = write(
