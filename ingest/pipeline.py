@@ -127,10 +127,12 @@ class Ingestor:
         } | self._pooling_config()
 
     def _pooling_config(self) -> dict[str, Any]:
-        """How sentence vectors are made (pooled from the chunk's pass, or a pass each)."""
-        if not self.sentence_vectors:
+        """How sentence vectors are made, where they are not made a pass each (the way every
+        index before this setting was made: such an index is not re-embedded)."""
+        pooling = getattr(self.embedder, "sentence_pooling", "separate")
+        if not self.sentence_vectors or pooling == "separate":
             return {}
-        return {"sentence_pooling": self.embedder.sentence_pooling}
+        return {"sentence_pooling": pooling}
 
     # -- runs ---------------------------------------------------------------------------------
 

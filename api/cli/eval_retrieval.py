@@ -49,8 +49,9 @@ def eval_container(data_dir: Path | None, corpus: Path, index_dir: Path | None) 
             raise InvalidRequestError(f"no such corpus file: {corpus}", hint="check --corpus")
         name = base.embedder.model_dir.name if base.embedder.model_dir else "minilm"
         c = base.chunking
-        pooling = base.embedder.sentence_pooling  # how sentence vectors are made
-        raw = f"{file_digest(corpus)}:{name}:{c.max_tokens}:{c.min_tokens}:{pooling}"
+        raw = f"{file_digest(corpus)}:{name}:{c.max_tokens}:{c.min_tokens}"
+        if base.embedder.sentence_pooling != "separate":  # sentence vectors of another kind
+            raw += f":{base.embedder.sentence_pooling}"
         key = hashlib.sha256(raw.encode()).hexdigest()[:12]
         index_dir = base.data_dir / "eval" / f"{corpus.stem}-{key}"
     settings = base.model_copy(update={"data_dir": index_dir})

@@ -4,6 +4,7 @@ real embedded MiniLM, and what ``embed_chunks`` sends to an embedder."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +100,19 @@ def test_repeated_sentences_are_embedded_once_when_embedded_separately() -> None
     assert embedder.seen.count(header) == 1  # a repeated table header: one vector, reused
     assert parts is not None and [len(p) for p in parts] == [2, 2]
     np.testing.assert_array_equal(parts[0][0], parts[1][0])
+
+
+def test_only_pooled_sentence_vectors_change_the_index_key(tmp_path: Path) -> None:
+    from ingest.pipeline import Ingestor
+    from rag.stores.catalog import Catalog
+    from rag.testing import MemoryVectorStore
+
+    catalog = Catalog(tmp_path / "index.sqlite3")
+
+    def key(pooling: str) -> dict[str, object]:
+        embedder = SentenceTransformerEmbedder(sentence_pooling=pooling)
+        return Ingestor(embedder, MemoryVectorStore(), catalog).index_config
+
+    # indexes made before the setting (a pass per sentence) keep their key: no re-embedding
+    assert "sentence_pooling" not in key("separate")
+    assert key("chunk")["sentence_pooling"] == "chunk"  # switching re-embeds every file
