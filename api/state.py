@@ -51,15 +51,40 @@ class AppState:
         )
 
     def load_models(self) -> None:
-        """Load embedder and generator; record the error instead of crashing the server."""
+        """Load the embedder and (unless answers are extractive) the generator, then mark the
+        app ready; record an error instead of crashing the server.
+
+        With extractive answers by default (the embedded generator) no request needs the
+        generator to start, so the app is ready once the embedder is, and the generator loads
+        afterwards in a thread of its own for the requests that ask for generative answers
+        (one arriving before it is loaded waits for it)."""
         try:
             self.container.embedder.load()
-            self.container.generator.load()
+            extractive = self.container.answer_mode == "extractive"
+            if not extractive:
+                self._load_generator()
             self.ready.set()
             log.info("models loaded; ready")
+            if extractive:
+                threading.Thread(
+                    target=self._load_generator_quietly, name="generator-loader", daemon=True
+                ).start()
         except RagsteadError as exc:
             self.load_error = str(exc)
             log.error("model load failed: %s", exc)
         except Exception as exc:  # keep serving /healthz with the reason
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("model load failed")
+
+    def _load_generator(self) -> None:
+        load = getattr(self.container.generator, "load", None)
+        if callable(load):
+            load()
+
+    def _load_generator_quietly(self) -> None:
+        """The generator, loaded ahead of the first generative request (a failure is logged;
+        that request then reports it)."""
+        try:
+            self._load_generator()
+        except Exception:
+            log.exception("the generator failed to load; generative answers will fail")

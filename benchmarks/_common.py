@@ -60,3 +60,28 @@ def table(rows: dict[str, dict[str, Any]], columns: list[str]) -> str:
     for name, row in rows.items():
         lines.append(f"{name:28s}" + "".join(f"{row.get(c, ''):>12}" for c in columns))
     return "\n".join(lines)
+
+
+def cpu_facts() -> dict[str, Any]:
+    """The CPU model, core count, whether it has bfloat16 instructions (read from
+    /proc/cpuinfo, never assumed) and the load average now: stated with every figure."""
+    import os
+
+    model, flags = platform.processor() or platform.machine(), ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model in ("", platform.machine()):
+                model = value.strip()
+            if key.strip() == "flags" and not flags:
+                flags = value
+    except OSError:
+        pass
+    names = set(flags.split())
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "avx512_bf16": "avx512_bf16" in names,
+        "amx_bf16": "amx_bf16" in names,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }

@@ -103,13 +103,16 @@ Progress = Callable[[CorpusIndexRun], None]
 def index_config(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     """What stored chunks and vectors depend on besides the corpus (as ``Ingestor`` has it)."""
     c = settings.chunking
-    return {
+    config: dict[str, Any] = {
         "embedder": embedder.name,
         "max_tokens": c.max_tokens,
         "min_tokens": c.min_tokens,
         "sentence_vectors": c.sentence_vectors,
         "chunker": CHUNKER_VERSION,
     }
+    if settings.embedder.sentence_pooling != "separate":  # sentence vectors of another kind
+        config["sentence_pooling"] = settings.embedder.sentence_pooling
+    return config
 
 
 def is_records(corpus: Path) -> bool:

@@ -124,7 +124,15 @@ class Ingestor:
             "min_tokens": self.min_tokens,
             "chunker": CHUNKER_VERSION,
             "sentence_vectors": self.sentence_vectors,
-        }
+        } | self._pooling_config()
+
+    def _pooling_config(self) -> dict[str, Any]:
+        """How sentence vectors are made, where they are not made a pass each (the way every
+        index before this setting was made: such an index is not re-embedded)."""
+        pooling = getattr(self.embedder, "sentence_pooling", "separate")
+        if not self.sentence_vectors or pooling == "separate":
+            return {}
+        return {"sentence_pooling": pooling}
 
     # -- runs ---------------------------------------------------------------------------------
 

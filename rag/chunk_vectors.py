@@ -6,8 +6,10 @@ beside the chunk vector (``VectorStore.upsert(..., parts=...)``); dense retrieva
 chunk by both (``Retriever``: a chunk-vector list and a best-sentence list, fused with BM25).
 
 Measured on SciFact train (README, Retrieval): dense nDCG@10 0.686 -> 0.703 and hybrid +0.9
-point. The price is embedding the text twice at ingest; ``chunking.sentence_vectors: false``
-turns it off.
+point. The price is a second pass over the text at ingest; with ``embedder.sentence_pooling:
+chunk`` the sentence vectors are pooled from the chunk's own forward pass instead (one pass,
+less dense-only quality: README, Ingestion figures). ``chunking.sentence_vectors: false``
+turns them off.
 
 Example::
 
@@ -22,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from rag.text import split_sentences
+from rag.embedders.base import Embedder
+from rag.text import sentence_spans
 from rag.types import Chunk
 
 #: sentences shorter than this (characters) carry too little to match on their own.
@@ -31,13 +34,21 @@ MIN_SENTENCE_CHARS = 16
 MAX_SENTENCES = 24
 
 
-def sentence_texts(chunk: Chunk) -> list[str]:
-    """The sentences of a chunk's text that get a vector of their own (none for one sentence
-    that is the whole chunk: its vector would repeat the chunk's)."""
-    sentences = [s for s in split_sentences(chunk.text) if len(s) >= MIN_SENTENCE_CHARS]
-    if len(sentences) == 1 and sentences[0] == chunk.text.strip() and not chunk.title:
+def sentence_spans_of(chunk: Chunk) -> list[tuple[int, int]]:
+    """Character spans, in ``chunk.embed_text()``, of the sentences that get a vector of their
+    own (none for one sentence that is the whole chunk: its vector would repeat the chunk's)."""
+    text = chunk.text
+    spans = [(s, e) for s, e in sentence_spans(text) if e - s >= MIN_SENTENCE_CHARS]
+    if len(spans) == 1 and text[slice(*spans[0])] == text.strip() and not chunk.title:
         return []
-    return sentences[:MAX_SENTENCES]
+    offset = len(chunk.embed_text()) - len(text)  # the title and section line before the text
+    return [(s + offset, e + offset) for s, e in spans[:MAX_SENTENCES]]
+
+
+def sentence_texts(chunk: Chunk) -> list[str]:
+    """The sentences of a chunk's text that get a vector of their own."""
+    embedded = chunk.embed_text()
+    return [embedded[s:e] for s, e in sentence_spans_of(chunk)]
 
 
 def embed_chunks(
@@ -45,18 +56,24 @@ def embed_chunks(
 ) -> tuple[np.ndarray, list[np.ndarray] | None]:
     """Chunk vectors (``embed_text``) and, with ``sentences``, each chunk's sentence vectors.
 
-    Both go through one ``embed_batch`` call, so the model sees full batches.
+    Identical chunks are embedded once. Sentence vectors come from ``embedder.embed_spans``
+    (one forward pass per chunk where the embedder pools spans; else the chunks and their
+    sentences in one ``embed_batch`` call), or from ``embed_batch`` for an embedder without it.
     """
     texts = [c.embed_text() for c in chunks]
     if not sentences:
-        return embedder.embed_batch(texts), None
-    per_chunk = [sentence_texts(c) for c in chunks]
-    flat = [s for group in per_chunk for s in group]
-    vectors = embedder.embed_batch(texts + flat)
-    whole, rest = vectors[: len(texts)], vectors[len(texts) :]
-    parts: list[np.ndarray] = []
-    start = 0
-    for group in per_chunk:
-        parts.append(rest[start : start + len(group)])
-        start += len(group)
-    return whole, parts
+        unique = list(dict.fromkeys(texts))
+        vectors = embedder.embed_batch(unique)
+        at = {t: i for i, t in enumerate(unique)}
+        return vectors[[at[t] for t in texts]], None
+    spans = [tuple(sentence_spans_of(c)) for c in chunks]
+    keys = list(dict.fromkeys(zip(texts, spans, strict=True)))
+    row = {k: i for i, k in enumerate(keys)}
+    unique_texts = [t for t, _ in keys]
+    unique_spans = [list(s) for _, s in keys]
+    if hasattr(embedder, "embed_spans"):
+        whole, parts = embedder.embed_spans(unique_texts, unique_spans)
+    else:  # a bare embed_batch (a record-indexing protocol object)
+        whole, parts = Embedder.embed_spans(embedder, unique_texts, unique_spans)
+    picks = [row[k] for k in zip(texts, spans, strict=True)]
+    return np.asarray(whole)[picks], [parts[i] for i in picks]

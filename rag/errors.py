@@ -16,6 +16,7 @@ codes.
     │   ├── UnsupportedFormatError the format is not supported (says what to convert to)
     │   └── ParseError             the file is corrupt, encrypted, empty or too large
     ├── StoreError                 the vector store or lexical index failed
+    ├── EmbeddingError             the embedder failed (an embedding server's error, bad answer)
     ├── GenerationError            the generator failed (model error, server error)
     │   └── GeneratorTimeoutError  a model server did not answer in time
     └── BusyError                  the generator queue is full (retry later)
@@ -78,6 +79,10 @@ class ParseError(IngestError):
 
 class StoreError(RagsteadError):
     """The vector store or the lexical index failed."""
+
+
+class EmbeddingError(RagsteadError):
+    """The embedder failed: an embedding server answered with an error or not at all."""
 
 
 class GenerationError(RagsteadError):

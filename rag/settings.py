@@ -33,16 +33,36 @@ class EmbedderSettings(BaseModel):
     """Which model embeds chunks and queries."""
 
     kind: str = Field(
-        "sentence-transformers", description="registered embedder kind, or module:name"
+        "sentence-transformers",
+        description="sentence-transformers (in-process), openai (an embedding server), or"
+        " module:name",
     )
-    model_dir: Path | None = Field(None, description="model directory; None = embedded MiniLM")
+    model_dir: Path | None = Field(
+        None,
+        description="model directory; None = embedded MiniLM (kind openai: optional, a"
+        " directory with the served model's tokenizer.json for exact chunk budgets)",
+    )
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1, description="texts per model call (per request: openai)")
+    base_url: str | None = Field(
+        None, description="kind openai: the server's OpenAI-compatible base URL, e.g. TEI's"
+    )
+    model: str | None = Field(None, description="kind openai: the model name the server serves")
+    api_key: str | None = Field(None, description="kind openai: bearer token, if it asks for one")
+    timeout_s: float = Field(60.0, gt=0, description="kind openai: seconds per request")
+    max_retries: int = Field(3, ge=0, description="kind openai: retries of a failed request")
+    concurrency: int = Field(4, ge=1, description="kind openai: requests in flight at once")
     query_runtime: Literal["auto", "onnx", "torch"] = Field(
         "auto",
         description="how one query is embedded: onnxruntime on CPU in float32 where the model"
         " allows (auto), required (onnx), or PyTorch (torch); same vectors either way",
+    )
+    sentence_pooling: Literal["chunk", "separate"] = Field(
+        "separate",
+        description="a chunk's sentence vectors: each sentence embedded on its own (separate:"
+        " a second pass), or pooled from the tokens of the chunk's own forward pass (chunk:"
+        " one pass, faster; dense-only retrieval quality lower, README Ingestion figures)",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,10 +19,9 @@ from api.cli.common import (
     err,
     fail,
     out,
-    printable,
     terminal_safe,
 )
-from rag.errors import RagsteadError
+from rag.errors import AuthenticationError, RagsteadError
 from rag.types import Answer
 
 Mode = Annotated[
@@ -51,21 +51,24 @@ def ask(
     data_dir: DataDir = None,
     collection: CollectionOpt = None,
     as_json: JsonFlag = False,
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="answer in this process even if `ragstead serve` runs"),
+    ] = False,
 ) -> None:
-    """Answer a question from the indexed documents, with numbered sources and a grounding check."""
-    from rag.filters import Filters
+    """Answer a question from the indexed documents, with numbered sources and a grounding check.
 
+    A ``ragstead serve`` running on the same data directory answers it (no model loads here);
+    ``--local``, ``--stream`` and ``--filter`` answer in this process."""
     try:
-        filters = Filters.parse(filter_) if filter_ else None
-        answer_stream = container_for(data_dir, collection).assistant.stream(
-            question, top_k=top_k, mode=mode, filters=filters
+        served = (
+            None
+            if (local or stream or filter_)
+            else _served(question, top_k, mode, data_dir, collection)
         )
-        if stream and not as_json:
-            for piece in answer_stream:
-                sys.stdout.write(printable(piece, lines=True))
-                sys.stdout.flush()
-            sys.stdout.write("\n")
-        answer = answer_stream.result()
+        answer = served or _answer_here(
+            question, top_k, mode, stream, filter_, data_dir, collection, as_json
+        )
     except RagsteadError as exc:
         fail(exc)
     if as_json:
@@ -74,6 +77,53 @@ def ask(
     if not stream:
         out.print(terminal_safe(answer.answer, lines=True), highlight=False)
     print_grounding(answer)
+
+
+def _served(
+    question: str, top_k: int | None, mode: str, data_dir: Path | None, collection: str | None
+) -> Answer | None:
+    """The answer of a running server on this data directory, or None when none runs."""
+    from api.cli.running_server import ask_server, running_server
+    from rag.settings import load_settings
+
+    settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+    url = running_server(settings.data_dir)
+    if url is None:
+        return None
+    body = {"question": question, "top_k": top_k, "mode": mode}
+    if collection:
+        body["collection"] = collection
+    try:
+        answer = ask_server(url, body)
+    except AuthenticationError:  # no RAGSTEAD_API_KEY for it: answer here
+        return None
+    err.print(f"(answered by the server at {url}; --local to answer here)", style="dim")
+    return answer
+
+
+def _answer_here(
+    question: str,
+    top_k: int | None,
+    mode: str,
+    stream: bool,
+    filter_: list[str] | None,
+    data_dir: Path | None,
+    collection: str | None,
+    as_json: bool,
+) -> Answer:
+    """The answer from this process's own container (loads the models)."""
+    from rag.filters import Filters
+
+    filters = Filters.parse(filter_) if filter_ else None
+    answer_stream = container_for(data_dir, collection).assistant.stream(
+        question, top_k=top_k, mode=mode, filters=filters
+    )
+    if stream and not as_json:
+        for piece in answer_stream:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+    return answer_stream.result()
 
 
 def print_grounding(answer: Answer) -> None:
@@ -123,6 +173,7 @@ def serve(
 
     from api.app import create_app
     from api.auth.identify import check_bind
+    from api.cli.running_server import noted_server
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -139,4 +190,5 @@ def serve(
         check_bind(container.settings, s.host)
     except RagsteadError as exc:
         fail(exc)
-    uvicorn.run(create_app(container), host=s.host, port=bind_port, log_level="info")
+    with noted_server(container.settings.data_dir, s.host, bind_port):  # for `ragstead ask`
+        uvicorn.run(create_app(container), host=s.host, port=bind_port, log_level="info")

@@ -9,11 +9,13 @@ Importing this package is cheap: torch and sentence-transformers load with the f
 from __future__ import annotations
 
 from rag.embedders.base import Embedder
+from rag.embedders.openai_server import OpenAIEmbedder
 from rag.embedders.registry import build_embedder, embedder_kinds, register_embedder
 from rag.embedders.sentence_transformer import SentenceTransformerEmbedder, TokenizerFileCounter
 
 __all__ = [
     "Embedder",
+    "OpenAIEmbedder",
     "SentenceTransformerEmbedder",
     "TokenizerFileCounter",
     "build_embedder",

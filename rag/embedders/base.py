@@ -35,6 +35,9 @@ class Embedder(ABC):
     batch_size: int = 32
     #: longest input in tokens the model reads (the chunker keeps chunks within it); None: unknown.
     max_tokens: int | None = None
+    #: how ``embed_spans`` gets a span's vector: ``separate`` (the span embedded as a text of
+    #: its own) or ``chunk`` (pooled from the text's own forward pass); part of the index key.
+    sentence_pooling: str = "separate"
 
     @abstractmethod
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -44,6 +47,26 @@ class Embedder(ABC):
     def dim(self) -> int:
         """Vector dimension (by default from one embedding)."""
         return int(self.embed_batch(["dimension"]).shape[1])
+
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of ``texts`` and of the character spans ``spans[i]`` of each ``texts[i]``
+        (a chunk and its sentences): ``(whole, parts)``, ``parts[i]`` of shape
+        (len(spans[i]), dim). Default: each span embedded as a text of its own, in the same
+        ``embed_batch`` call, identical ones once (table rows, repeated headers); an embedder
+        that can pool spans from one pass overrides it."""
+        pieces = [[texts[i][s:e] for s, e in group] for i, group in enumerate(spans)]
+        whole_texts = set(texts)
+        unique = list(dict.fromkeys(p for group in pieces for p in group if p not in whole_texts))
+        vectors = self.embed_batch([*texts, *unique])
+        at = {t: i for i, t in enumerate([*texts, *unique])}
+        dim = vectors.shape[1]
+        parts = [
+            vectors[[at[p] for p in group]] if group else np.zeros((0, dim), dtype=vectors.dtype)
+            for group in pieces
+        ]
+        return vectors[: len(texts)], parts
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query's vector (override for a faster single-text path or a query prompt)."""

@@ -21,6 +21,7 @@ import numpy as np
 import rag.offline  # noqa: F401  (offline switches before any model library loads)
 from rag.embedders.base import Embedder
 from rag.embedders.registry import register_embedder
+from rag.embedders.span_pooling import embed_with_spans, span_pooling_reason
 from rag.errors import ConfigurationError
 from rag.generators.embedded import embedded_embedder_dir
 from rag.generators.transformers_loader import resolve_device
@@ -72,6 +73,8 @@ class TokenizerFileCounter:
 
 #: how queries are embedded: onnxruntime where it can (auto), always (onnx), or never (torch).
 QUERY_RUNTIMES = ("auto", "onnx", "torch")
+#: how a chunk's sentence vectors are made: pooled from the chunk's own pass, or a pass each.
+SENTENCE_POOLINGS = ("chunk", "separate")
 _log = logging.getLogger(__name__)
 
 
@@ -102,7 +105,13 @@ class SentenceTransformerEmbedder(Embedder):
         query_cache_size: int = 1024,
         cache_dir: Path | None = None,
         query_runtime: str = "auto",
+        sentence_pooling: str = "separate",
     ) -> None:
+        if sentence_pooling not in SENTENCE_POOLINGS:
+            raise ConfigurationError(
+                f"unknown embedder.sentence_pooling {sentence_pooling!r}",
+                hint=f"one of {', '.join(SENTENCE_POOLINGS)}",
+            )
         if query_runtime not in QUERY_RUNTIMES:
             raise ConfigurationError(
                 f"unknown embedder.query_runtime {query_runtime!r}",
@@ -113,6 +122,7 @@ class SentenceTransformerEmbedder(Embedder):
         self._dtype = dtype
         self._cache_dir = cache_dir
         self.query_runtime = query_runtime
+        self.sentence_pooling = sentence_pooling
         self._resolved: tuple[str, str, str] | None = None
         self.batch_size = batch_size
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -242,7 +252,37 @@ class SentenceTransformerEmbedder(Embedder):
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.asarray(vectors, dtype=np.float32)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        # normalised again in float32: a bfloat16 model's own normalisation is off by up to 0.3 %
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of ``texts`` and of their character spans; with ``sentence_pooling: chunk``
+        (and a model of the plain mean-pooling shape) from one forward pass per text
+        (``rag.embedders.span_pooling``), else each span embedded on its own."""
+        model = self.model
+        reason = span_pooling_reason(model) if self.sentence_pooling == "chunk" else "off"
+        if reason is not None or not texts:
+            if reason not in (None, "off"):
+                _log.debug("sentence vectors are embedded separately: %s", reason)
+            return super().embed_spans(texts, spans)
+        whole, pooled = embed_with_spans(model, texts, spans, batch_size=self.batch_size)
+        # a span cut off by truncation (no token left) is embedded on its own
+        missing = [(i, j) for i, row in enumerate(pooled) for j, v in enumerate(row) if v is None]
+        if missing:
+            fresh = self.embed_batch([texts[i][slice(*spans[i][j])] for i, j in missing])
+            for (i, j), vector in zip(missing, fresh, strict=True):
+                pooled[i][j] = vector
+        dim = whole.shape[1]
+        parts = [
+            np.vstack([v for v in row if v is not None]).astype(np.float32)
+            if row
+            else np.zeros((0, dim), dtype=np.float32)
+            for row in pooled
+        ]
+        return whole, parts
 
     def _embed_one(self, text: str) -> np.ndarray:
         """The vector ``embed_batch`` gives for one text, by the fastest path that gives it.
@@ -294,4 +334,5 @@ def _from_settings(settings: Settings) -> SentenceTransformerEmbedder:
         query_cache_size=settings.retrieval.query_cache_size,
         cache_dir=settings.models_dir,
         query_runtime=s.query_runtime,
+        sentence_pooling=s.sentence_pooling,
     )
