@@ -28,7 +28,7 @@ function withMarkers(text, citations) {
     out.push(text.slice(last, match.index));
     out.push(el("button", {
       type: "button", class: "marker", text: `[${cite.n}]`,
-      "aria-label": `source ${cite.n}: ${cite.source}`, onclick: () => openPassage(cite),
+      "aria-label": `source ${cite.n}: ${fileName(cite.source)}`, onclick: () => openPassage(cite),
     }));
     last = match.index + match[0].length;
   }
@@ -36,8 +36,13 @@ function withMarkers(text, citations) {
   return out;
 }
 
+/** A file's name without its folders. */
+export function fileName(source) {
+  return String(source || "").split(/[\\/]/).pop();
+}
+
 function label(cite) {
-  const parts = [cite.title || cite.source];
+  const parts = [fileName(cite.source)];
   if (cite.page) parts.push(`page ${cite.page}`);
   if (cite.section) parts.push(cite.section);
   return parts.join(", ");
@@ -49,21 +54,28 @@ function answerBody(answer) {
   }
   const cites = answer.citations || [];
   const body = el("p", { class: "answer-text" });
-  const sentences = answer.sentences || [];
-  if (sentences.length) {
-    sentences.forEach((s, i) => {
-      const span = el("span", { class: s.supported ? "sentence" : "sentence unsupported" },
-        ...withMarkers(s.text, cites));
-      if (!s.supported) span.title = "Not supported by the sources";
-      body.append(span, i < sentences.length - 1 ? " " : "");
-    });
-  } else {
-    body.append(...withMarkers(answer.answer || "", cites));
+  const text = answer.answer || "";
+  const unsupported = (answer.sentences || []).filter((s) => !s.supported && s.kind !== "refusal");
+  const unplaced = [];
+  let cursor = 0;
+  for (const sentence of unsupported) {
+    const at = text.indexOf(sentence.text, cursor);
+    if (at < 0) { unplaced.push(sentence.text); continue; }
+    body.append(...withMarkers(text.slice(cursor, at), cites));
+    const end = at + sentence.text.length;
+    const span = el("span", { class: "unsupported", title: "Not supported by the sources" },
+      ...withMarkers(text.slice(at, end), cites));
+    body.append(span);
+    cursor = end;
   }
+  body.append(...withMarkers(text.slice(cursor), cites));
   const parts = [body];
-  if (sentences.some((s) => !s.supported)) {
+  if (unsupported.length) {
     parts.push(el("p", { class: "unsupported-note",
       text: "Underlined sentences are not supported by the sources." }));
+  }
+  for (const sentence of unplaced) {
+    parts.push(el("p", { class: "unsupported-note", text: `Not supported: ${sentence}` }));
   }
   if (cites.length) {
     parts.push(el("ol", { class: "sources", "aria-label": "Sources" }, ...cites.map((c) =>

@@ -1,5 +1,6 @@
 // Documents: drag-and-drop upload with each file's result from its job, the list, delete.
 import { call } from "./api.js";
+import { fileName } from "./ask.js";
 import { $, el } from "./dom.js";
 
 const DONE = new Set(["succeeded", "partial", "failed"]);
@@ -12,9 +13,9 @@ function wait(ms) {
 function row(doc, collection) {
   const remove = el("button", {
     type: "button", class: "secondary delete", text: "Delete",
-    "aria-label": `Delete ${doc.source}`,
+    "aria-label": `Delete ${fileName(doc.source)}`,
     onclick: async () => {
-      if (!window.confirm(`Delete ${doc.source}? Its passages leave the index.`)) return;
+      if (!window.confirm(`Delete ${fileName(doc.source)}? Its passages leave the index.`)) return;
       try {
         await call(`/v1/documents/${encodeURIComponent(doc.id)}?collection=${encodeURIComponent(collection())}`,
           { method: "DELETE" });
@@ -25,7 +26,7 @@ function row(doc, collection) {
     },
   });
   const tr = el("tr", { "data-id": doc.id },
-    el("td", { class: "name", text: doc.source }),
+    el("td", { class: "name", text: fileName(doc.source), title: doc.source }),
     el("td", { class: "status", text: doc.status }),
     el("td", { text: doc.pages ?? "" }),
     el("td", { text: doc.chunks ?? "" }),
