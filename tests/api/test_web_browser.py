@@ -51,6 +51,25 @@ PHONE = (390, 844)
 LAPTOP = (1366, 768)
 LEAVE = "# Leave\n\nFull-time staff receive 28 days of annual leave.\n"
 
+_CITE = {"n": 1, "source": "/data/uploads/j/leave.md", "page": None, "doc_id": "x", "text": LEAVE}
+UNSUPPORTED = [
+    {"role": "user", "content": "How much leave?"},
+    {
+        "role": "assistant",
+        "content": "Full-time staff receive 28 days [1]. Part-time staff get 40 days.",
+        "answer": {
+            "answer": "Full-time staff receive 28 days [1]. Part-time staff get 40 days.",
+            "covered": True,
+            "grounded": False,
+            "citations": [{**_CITE, "quote": "Full-time staff receive 28 days of annual leave."}],
+            "sentences": [
+                {"text": "Full-time staff receive 28 days", "supported": True, "kind": "claim"},
+                {"text": "Part-time staff get 40 days", "supported": False, "kind": "claim"},
+            ],
+        },
+    },
+]
+
 
 class Site:
     """The served app: its URL and three keys (admin, hr writer, finance writer)."""
@@ -138,7 +157,11 @@ def _ask(driver: WebDriver, question: str) -> WebElement:
 
 
 def _rows(driver: WebDriver) -> list[str]:
-    return [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#doc-rows tr td.name")]
+    """The file names listed (read in one script: the list may be redrawn meanwhile)."""
+    names = driver.execute_script(
+        "return [...document.querySelectorAll('#doc-rows td.name')].map(e => e.textContent)"
+    )
+    return [str(n) for n in names]
 
 
 def _screenshots(driver: WebDriver, name: str) -> None:
@@ -155,6 +178,10 @@ def _screenshots(driver: WebDriver, name: str) -> None:
         path = ARTIFACTS / f"web-{name}-{label}.png"
         assert driver.save_screenshot(str(path)) and path.stat().st_size > 0
     driver.set_window_size(*LAPTOP)
+
+
+def _background(driver: WebDriver) -> str:
+    return str(driver.execute_script("return getComputedStyle(document.body).backgroundColor"))
 
 
 def test_a_person_asks_reads_the_source_and_manages_documents(
@@ -215,6 +242,16 @@ def test_a_person_asks_reads_the_source_and_manages_documents(
     assert len(driver.find_elements(By.CSS_SELECTOR, "#thread .turn.user")) == 2
     assert follow.find_elements(By.CSS_SELECTOR, ".answer-text, .not-covered")
 
+    # An unsupported sentence is marked inside the answer (a stored thread, redrawn on load).
+    driver.execute_script(
+        "sessionStorage.setItem('ragstead.thread', JSON.stringify(arguments[0]))", UNSUPPORTED
+    )
+    driver.refresh()
+    flagged = _visible(driver, "#thread .unsupported")
+    assert flagged.text == "Part-time staff get 40 days"
+    assert "not supported" in driver.find_element(By.CSS_SELECTOR, ".unsupported-note").text
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#thread .unsupported")) == 1
+
     # A new thread; a question the documents do not cover is said to be so.
     driver.find_element(By.ID, "new-thread").click()
     _wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#thread .turn"))
@@ -224,6 +261,14 @@ def test_a_person_asks_reads_the_source_and_manages_documents(
     )
     assert not outside.find_elements(By.CSS_SELECTOR, ".sources")
     _screenshots(driver, "not-covered")
+    light = _background(driver)
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+    )
+    assert _background(driver) != light, "no dark scheme"
+    _screenshots(driver, "dark")
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
     # A second key without the group sees nothing of the file.
     _sign_out(driver)
