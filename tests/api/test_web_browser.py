@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,7 +31,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from api.app import create_app
 from api.auth.keys import KeyStore
 from rag.container import Container
-from rag.settings import Settings
+from rag.settings import AuthSettings, Settings
 from rag.testing import EchoGenerator, HashingEmbedder
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -91,6 +92,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         keys.create("hr", groups=["hr"], scopes=["read", "write"]).key,
         keys.create("finance", groups=["finance"], scopes=["read", "write"]).key,
     ]
+    with _serve(container) as url:
+        yield Site(url, *(str(k) for k in made))
+
+
+@contextmanager
+def _serve(container: Container) -> Iterator[str]:
+    """The app on a free loopback port, for the length of the block."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -102,9 +110,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield Site(f"http://127.0.0.1:{port}", *(str(k) for k in made))
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -297,3 +307,19 @@ def test_a_person_asks_reads_the_source_and_manages_documents(
         if "Content Security Policy" in e["message"] or "Refused to" in e["message"]
     ]
     assert not refused
+
+
+def test_with_authentication_off_on_loopback_the_page_needs_no_key(
+    browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    container = Container(
+        Settings(data_dir=tmp_path / "open", auth=AuthSettings(enabled=False)),
+        embedder=HashingEmbedder(),
+        generator=EchoGenerator(),
+    )
+    with _serve(container) as url:
+        browser.get(url + "/")
+        _visible(browser, "#ask")
+        assert not browser.find_element(By.ID, "signin").is_displayed()
+        assert not browser.find_element(By.ID, "sign-out").is_displayed()
+        assert browser.execute_script("return sessionStorage.getItem('ragstead.key')") is None

@@ -24,7 +24,8 @@ export function keepKey(key) {
 }
 
 function headers(extra = {}, key = storedKey()) {
-  return { ...extra, Authorization: `Bearer ${key}` };
+  // no key: the server itself knows the caller (authentication off on loopback)
+  return key ? { ...extra, Authorization: `Bearer ${key}` } : { ...extra };
 }
 
 async function failure(response) {
@@ -35,7 +36,7 @@ async function failure(response) {
 
 /** JSON from the API (null for 204); throws ApiError on any other status. */
 export async function call(path, { method = "GET", body, key } = {}) {
-  const init = { method, headers: headers({ Accept: "application/json" }, key ?? storedKey()) };
+  const init = { method, headers: headers({ Accept: "application/json" }, key === undefined ? storedKey() : key) };
   if (body instanceof FormData) {
     init.body = body;
   } else if (body !== undefined) {

@@ -33,8 +33,9 @@ async function signIn(key) {
   const wanted = sessionStorage.getItem(COLLECTION) || "default";
   $("collection").replaceChildren(...list.collections.map((c) =>
     el("option", { value: c.name, text: `${c.name} (${c.documents})`, selected: c.name === wanted })));
-  keepKey(key);
-  document.body.dataset.signedIn = "true";
+  if (key) keepKey(key);
+  $("sign-out").hidden = !key;
+  document.body.dataset.signedIn = key ? "key" : "server";
   show(true);
 }
 
@@ -75,6 +76,7 @@ async function start() {
   if (key) {
     try { await signIn(key); return; } catch { forgetKey(); }
   }
+  try { await signIn(null); return; } catch { /* a key is needed: show the form */ }
   document.body.dataset.signedIn = "false";
   show(false);
 }
