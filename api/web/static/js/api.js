@@ -24,8 +24,11 @@ export function keepKey(key) {
 }
 
 function headers(extra = {}, key = storedKey()) {
-  // no key: the server itself knows the caller (authentication off on loopback)
-  return key ? { ...extra, Authorization: `Bearer ${key}` } : { ...extra };
+  // X-Requested-With: a header another site's page cannot send; the server asks for it on
+  // changes when a trusted reverse proxy, not a key, names the person.
+  const base = { ...extra, "X-Requested-With": "ragstead" };
+  // no key: the server itself knows the caller (a trusted proxy, or authentication off)
+  return key ? { ...base, Authorization: `Bearer ${key}` } : base;
 }
 
 async function failure(response) {
