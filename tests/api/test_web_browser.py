@@ -31,7 +31,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from api.app import create_app
 from api.auth.keys import KeyStore
 from rag.container import Container
-from rag.settings import AuthSettings, Settings
+from rag.settings import AuthSettings, ProxyAuthSettings, Settings
 from rag.testing import EchoGenerator, HashingEmbedder
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -323,3 +323,32 @@ def test_with_authentication_off_on_loopback_the_page_needs_no_key(
         assert not browser.find_element(By.ID, "signin").is_displayed()
         assert not browser.find_element(By.ID, "sign-out").is_displayed()
         assert browser.execute_script("return sessionStorage.getItem('ragstead.key')") is None
+
+
+def test_behind_a_trusted_proxy_the_page_arrives_signed_in_and_uploads(
+    browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    proxy = ProxyAuthSettings(enabled=True, trusted=["127.0.0.1"], scopes=["read", "write"])
+    container = Container(
+        Settings(data_dir=tmp_path / "proxied", auth=AuthSettings(proxy=proxy)),
+        embedder=HashingEmbedder(),
+        generator=EchoGenerator(),
+    )
+    note = tmp_path / "canteen.md"
+    note.write_text("# Canteen\n\nThe canteen serves lunch from noon.\n")
+    # what oauth2-proxy would add to every request it forwards
+    identity = {"X-Forwarded-User": "alice@corp", "X-Forwarded-Groups": "hr"}
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": identity})
+    try:
+        with _serve(container) as url:
+            browser.get(url + "/")
+            _visible(browser, "#ask")
+            assert not browser.find_element(By.ID, "signin").is_displayed()
+            browser.find_element(By.ID, "tab-docs").click()
+            browser.find_element(By.ID, "files").send_keys(str(note))
+            job = _visible(browser, "#uploads li.upload[data-status]")
+            assert job.get_attribute("data-status") == "succeeded", job.text
+            _wait(browser).until(lambda d: "canteen.md" in _rows(d))
+    finally:
+        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
