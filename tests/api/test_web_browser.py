@@ -244,12 +244,19 @@ def test_a_person_asks_reads_the_source_and_manages_documents(
     assert (link.get_attribute("href") or "").startswith("blob:")
     _screenshots(driver, "answer")
 
+    # A type filter that matches no document: not covered.
+    driver.find_element(By.CSS_SELECTOR, "#filters summary").click()
+    Select(driver.find_element(By.ID, "filter-type")).select_by_value("pdf")
+    filtered = _ask(driver, "How many days of annual leave do full-time staff get?")
+    assert filtered.find_elements(By.CSS_SELECTOR, ".not-covered"), filtered.text
+    Select(driver.find_element(By.ID, "filter-type")).select_by_value("")
+
     # The thread survives a reload, and a follow-up goes on in it.
     driver.refresh()
     _visible(driver, "#ask")
     assert "28 days" in driver.find_element(By.ID, "thread").text
     follow = _ask(driver, "and for full-time staff in the office?")
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#thread .turn.user")) == 2
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#thread .turn.user")) == 3
     assert follow.find_elements(By.CSS_SELECTOR, ".answer-text, .not-covered")
 
     # An unsupported sentence is marked inside the answer (a stored thread, redrawn on load).

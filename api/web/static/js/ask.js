@@ -134,6 +134,15 @@ async function openPassage(cite) {
   }
 }
 
+/** The filters chosen on the page (type, dates), or null for none. */
+function chosenFilters() {
+  const filters = {};
+  if ($("filter-type").value) filters.doc_types = [$("filter-type").value];
+  if ($("filter-after").value) filters.after = $("filter-after").value;
+  if ($("filter-before").value) filters.before = $("filter-before").value;
+  return Object.keys(filters).length ? filters : null;
+}
+
 async function ask(event, collection) {
   event.preventDefault();
   const input = $("question");
@@ -152,6 +161,8 @@ async function ask(event, collection) {
   let tokens = 0;
   const messages = turns.map((t) => ({ role: t.role, content: t.content }));
   const body = { mode: $("mode").value, collection: collection() };
+  const filters = chosenFilters();
+  if (filters) body.filters = filters;
   try {
     const answer = turns.length > 1
       ? await stream("/v1/chat", { ...body, messages }, onToken)
