@@ -129,4 +129,11 @@ def serve(
         check_bind(container.settings, s.host)
     except RagsteadError as exc:
         fail(exc)
-    uvicorn.run(create_app(container), host=s.host, port=bind_port, log_level="info")
+    # auth.proxy trusts the connection's own address, never one an X-Forwarded-For names
+    uvicorn.run(
+        create_app(container),
+        host=s.host,
+        port=bind_port,
+        log_level="info",
+        proxy_headers=not container.settings.auth.proxy.enabled,
+    )
