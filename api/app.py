@@ -26,6 +26,7 @@ from api.routes import (
     uploads,
 )
 from api.state import AppState
+from api.web import PageHeaders, install_web
 from rag.container import Container
 from rag.settings import Settings, load_settings
 
@@ -73,6 +74,7 @@ def create_app(
     if container.settings.audit.enabled:
         audit = AuditLog(container.settings.audit_path, container.settings.audit)
         app.add_middleware(AuditMiddleware, log=audit)
+    app.add_middleware(PageHeaders)  # the web page's CSP and other security headers
     app.add_middleware(TrustedHosts, hosts=trusted_hosts(api))  # outermost: checked first
     install_docs(app)
     app.include_router(health.router)
@@ -85,4 +87,5 @@ def create_app(
     app.include_router(collections.router)
     app.include_router(keys.router)
     app.mount("/mcp", mcp)
+    install_web(app)
     return app

@@ -39,7 +39,11 @@ def get_principal(
 ) -> Principal:
     """The authenticated caller (401 without valid credentials)."""
     header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-    principal = state.authenticator.principal(header)
+    proxied = None
+    if header is None and state.authenticator.enabled:
+        peer = request.client.host if request.client else None
+        proxied = state.authenticator.proxy.principal(peer, request.headers, request.method)
+    principal = proxied or state.authenticator.principal(header)
     request.state.principal = f"{principal.kind}:{principal.name}"
     return principal
 

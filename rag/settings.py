@@ -210,6 +210,22 @@ class OidcSettings(BaseModel):
     leeway_s: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf")
 
 
+class ProxyAuthSettings(BaseModel):
+    """Identity passed by a trusted reverse proxy on the premises (oauth2-proxy and the like).
+
+    Off by default. Only requests whose peer address is in ``trusted`` are believed; a request
+    with its own ``Authorization`` header is authenticated by that instead.
+    """
+
+    enabled: bool = False
+    trusted: list[str] = Field(
+        default_factory=list, description="proxy addresses or networks, e.g. 10.0.0.7, 10.1.0.0/16"
+    )
+    user_header: str = "X-Forwarded-User"
+    groups_header: str = Field("X-Forwarded-Groups", description="comma-separated groups")
+    scopes: list[str] = Field(default_factory=lambda: ["read"], description="given to every user")
+
+
 class AuthSettings(BaseModel):
     """Who may call the API: API keys (``ragstead keys``) and, when set, OIDC tokens."""
 
@@ -217,6 +233,7 @@ class AuthSettings(BaseModel):
         True, description="off is allowed only for a server bound to a loopback address"
     )
     oidc: OidcSettings = OidcSettings()
+    proxy: ProxyAuthSettings = ProxyAuthSettings()
 
 
 class AuditSettings(BaseModel):

@@ -18,6 +18,7 @@ import logging
 from api.auth.keys import KeyStore
 from api.auth.oidc import OidcVerifier
 from api.auth.principal import LOCAL, Principal
+from api.auth.proxy import ProxyIdentity
 from rag.errors import AuthenticationError, ConfigurationError
 from rag.settings import Settings
 
@@ -55,6 +56,8 @@ class Authenticator:
         self._keys: KeyStore | None = None
         oidc = settings.auth.oidc
         self.oidc = OidcVerifier(oidc) if oidc.issuer else None
+        #: identity headers from a trusted reverse proxy (off unless auth.proxy.enabled).
+        self.proxy = ProxyIdentity(settings.auth.proxy)
 
     @property
     def keys(self) -> KeyStore:

@@ -30,7 +30,8 @@ class Principal:
     scopes: frozenset[str] = frozenset({"read"})
     #: collections the caller may use (None: all).
     collections: frozenset[str] | None = None
-    #: "key", "oidc", or "local" (authentication off on a loopback server).
+    #: "key", "oidc", "proxy" (a trusted reverse proxy), or "local" (authentication off on a
+    #: loopback server).
     kind: str = "key"
 
     @property

@@ -191,4 +191,11 @@ def serve(
     except RagsteadError as exc:
         fail(exc)
     with noted_server(container.settings.data_dir, s.host, bind_port):  # for `ragstead ask`
-        uvicorn.run(create_app(container), host=s.host, port=bind_port, log_level="info")
+        # auth.proxy trusts the connection's own address, never one an X-Forwarded-For names
+        uvicorn.run(
+            create_app(container),
+            host=s.host,
+            port=bind_port,
+            log_level="info",
+            proxy_headers=not container.settings.auth.proxy.enabled,
+        )
