@@ -46,6 +46,7 @@ from rag.grounding import EmbeddingCache, GroundingChecker, quoted_sources
 from rag.prompting import PromptTemplate, build_messages, prompt_tokens
 from rag.questions import profile_question
 from rag.retriever import Retriever
+from rag.settings import AnswerSettings
 from rag.text import drop_repeated_sentences, repeats, sentence_key, sentence_spans
 from rag.types import Answer, Citation, Passage
 
@@ -83,24 +84,46 @@ def is_valid_text(text: str) -> bool:
 
 @dataclass
 class AnswerConfig:
-    """How the assistant answers (built from ``AnswerSettings`` by the container)."""
+    """How the assistant answers: the ``answers`` settings section as a value, plus what other
+    sections and the calibration decide."""
 
-    #: "generative" or "extractive": the mode used when a request does not name one.
+    #: the ``answers:`` section (top_k, min_relevance, min_support, stop, the prompt templates).
+    answers: AnswerSettings = field(default_factory=AnswerSettings)
+    #: "generative" or "extractive" (``answers.mode`` with ``auto`` resolved by the container).
     mode: str = "generative"
-    #: passages an answer draws on when a request does not say (10 measured better than 5).
-    top_k: int = 10
+    #: from ``generator.max_new_tokens``.
     max_new_tokens: int = 160
-    #: cosine similarity of question and best passage under which the documents "do not cover" it.
-    min_relevance: float = 0.29
-    #: similarity a sentence needs to a passage sentence to count as supported.
-    min_support: float = 0.63
-    stop: tuple[str, ...] = ()
-    #: tokens of earlier conversation turns kept in a generative prompt.
+    #: tokens of earlier conversation turns kept in a generative prompt (``chat.history_tokens``).
     history_tokens: int = 512
-    template: PromptTemplate = field(default_factory=PromptTemplate)
     extractive: ExtractiveParams = field(default_factory=ExtractiveParams)
-    #: weights and threshold of the "covered" decision (``min_relevance`` above is its floor).
+    #: weights and threshold of the "covered" decision (``answers.min_relevance`` is its floor).
     answerability: AnswerabilityParams = field(default_factory=AnswerabilityParams)
+
+    @property
+    def top_k(self) -> int:
+        """Passages an answer draws on when a request does not say."""
+        return self.answers.top_k
+
+    @property
+    def min_relevance(self) -> float:
+        """Question-passage cosine under which the documents "do not cover" the question."""
+        return self.answers.min_relevance
+
+    @property
+    def min_support(self) -> float:
+        """Similarity a sentence needs to a passage sentence to count as supported."""
+        return self.answers.min_support
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        """Extra stop sequences."""
+        return tuple(self.answers.stop)
+
+    @property
+    def template(self) -> PromptTemplate:
+        """The prompt's templates."""
+        a = self.answers
+        return PromptTemplate(a.system_prompt, a.passage_template, a.question_template)
 
 
 def until_repeating(pieces: Iterator[str]) -> Iterator[str]:

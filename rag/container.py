@@ -9,7 +9,6 @@ from rag.conversation import ModelRewriter, QueryRewriter, RuleRewriter
 from rag.embedders import Embedder, build_embedder
 from rag.generators import build_generator
 from rag.generators.base import Generator
-from rag.prompting import PromptTemplate
 from rag.rerank import CrossEncoderReranker
 from rag.retriever import Retriever
 from rag.settings import Settings
@@ -107,16 +106,11 @@ class Container:
     @cached_property
     def assistant(self) -> Assistant:
         """Retrieval, answering, citations and the grounding check."""
-        a = self.settings.answers
         config = AnswerConfig(
+            answers=self.settings.answers,
             mode=self.answer_mode,
-            top_k=a.top_k,
             max_new_tokens=self.settings.generator.max_new_tokens,
-            min_relevance=a.min_relevance,
-            min_support=a.min_support,
-            stop=tuple(a.stop),
             history_tokens=self.settings.chat.history_tokens,
-            template=PromptTemplate(a.system_prompt, a.passage_template, a.question_template),
         )
         return Assistant(
             self.retriever,
