@@ -29,7 +29,7 @@ def _state(tmp_path: Path, mode: str) -> tuple[AppState, GatedGenerator]:
     generator = GatedGenerator()
     settings = Settings(data_dir=tmp_path, answers={"mode": mode})
     container = Container(settings, embedder=HashingEmbedder(), generator=generator)
-    return AppState(container), generator
+    return AppState.build(container), generator
 
 
 def test_extractive_answers_are_ready_before_the_generator_loads(tmp_path: Path) -> None:
