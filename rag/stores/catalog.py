@@ -25,7 +25,7 @@ from typing import Any
 
 from rag.errors import NotFoundError, StoreError
 from rag.stores.lexical_index import LexicalIndex, SqliteLexicalIndex
-from rag.stores.sql_filters import source_sql
+from rag.stores.sql_filters import groups_sql, source_sql
 from rag.stores.sqlite import SqliteDatabase
 from rag.types import Chunk
 
@@ -234,11 +234,9 @@ class Catalog:
         where = ["source > ?"]
         params: list[Any] = [after]
         if groups is not None:
-            allowed = ["groups = ''"]
-            for group in sorted(groups):
-                allowed.append("(',' || groups || ',') LIKE ('%,' || ? || ',%')")
-                params.append(group)
-            where.append("(" + " OR ".join(allowed) + ")")
+            sql, group_params = groups_sql(groups)
+            where.append(sql)
+            params.extend(group_params)
         if status:
             where.append("status = ?")
             params.append(status)

@@ -48,9 +48,17 @@ def sql_where(filters: Filters, alias: str = "c") -> tuple[str, list[Any]]:
         parts.append(_listed(f"{alias}.tags"))
         params.append(tag)
     if filters.groups is not None:
-        allowed = [f"{alias}.groups = ''"]
-        for group in sorted(filters.groups):
-            allowed.append(_listed(f"{alias}.groups"))
-            params.append(group)
-        parts.append("(" + " OR ".join(allowed) + ")")
+        sql, p = groups_sql(filters.groups, f"{alias}.groups")
+        parts.append(sql)
+        params.extend(p)
     return " AND ".join(parts), params
+
+
+def groups_sql(groups: frozenset[str], column: str = "groups") -> tuple[str, list[Any]]:
+    """SQL for "unrestricted, or shared with one of ``groups``" on a comma-joined column."""
+    allowed = [f"{column} = ''"]
+    params: list[Any] = []
+    for group in sorted(groups):
+        allowed.append(_listed(column))
+        params.append(group)
+    return "(" + " OR ".join(allowed) + ")", params

@@ -321,40 +321,36 @@ class ChromaStore:
         self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
         """Nearest ids with cosine similarity (1 - distance), best first."""
+        return self._nearest(self.collection, vector, k, filters)
+
+    @staticmethod
+    def _nearest(
+        collection: Any, vector: np.ndarray, n: int, filters: Filters | None
+    ) -> list[tuple[str, float]]:
+        """The ``n`` nearest ids of ``collection`` inside ``filters``, with cosine similarity."""
         if filters is not None and filters.doc_ids == frozenset():
             return []  # no document can match (Chroma rejects an empty $in)
-        where = chroma_where(filters)
         with chroma_errors("query"):
-            result = self.collection.query(
+            result = collection.query(
                 query_embeddings=_query_matrix(vector),
-                n_results=k,
-                where=where,
+                n_results=n,
+                where=chroma_where(filters),
                 include=["distances"],
             )
-        ids = result["ids"][0]
-        distances = result["distances"][0]
-        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+        pairs = zip(result["ids"][0], result["distances"][0], strict=True)
+        return [(i, 1.0 - float(d)) for i, d in pairs]
 
     @_current()
     def query_parts(
         self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
         """Chunk ids by their best sentence's cosine similarity, best first (at most ``k``)."""
-        if filters is not None and filters.doc_ids == frozenset():
-            return []  # no document can match (Chroma rejects an empty $in)
-        where = chroma_where(filters)
-        with chroma_errors("query"):
-            result = self.parts_collection.query(
-                query_embeddings=_query_matrix(vector),
-                n_results=k * self._PARTS_PER_CHUNK,
-                where=where,
-                include=["distances"],
-            )
+        hits = self._nearest(self.parts_collection, vector, k * self._PARTS_PER_CHUNK, filters)
         best: dict[str, float] = {}
-        for pid, distance in zip(result["ids"][0], result["distances"][0], strict=True):
+        for pid, similarity in hits:
             cid = pid.rsplit("#", 1)[0]  # "<chunk id>#<sentence>": no metadata to read
             if cid not in best:  # hits come best first
-                best[cid] = 1.0 - float(distance)
+                best[cid] = similarity
                 if len(best) >= k:
                     break
         return list(best.items())
