@@ -8,15 +8,12 @@ OpenAI-compatible server on 127.0.0.1 where the HTTP path is what is tested.
 from __future__ import annotations
 
 import json
-import socket
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -28,6 +25,7 @@ from rag.generators.base import Generator, Message
 from rag.testing import EchoGenerator
 from tests.conftest import LOCAL
 from tests.rag.test_generators import FakeModelServer, error, sse
+from tests.serving import serving
 
 LEAVE = "How many days of annual leave do full-time employees get?"
 
@@ -231,27 +229,15 @@ def test_an_openai_client_reads_the_stream_over_http(
     """Ragstead's own OpenAI-compatible client (the one that talks to vLLM) against a real
     uvicorn server on 127.0.0.1 serving the app."""
     app = create_app(container_with(example_container, EchoGenerator()), load_in_background=False)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with serving(app) as url:
         key = admin_headers["Authorization"].removeprefix("Bearer ")
         reader = OpenAICompatibleGenerator(
-            f"http://127.0.0.1:{port}/v1", "ragstead-generative", api_key=key, timeout_s=60
+            f"{url}/v1", "ragstead-generative", api_key=key, timeout_s=60
         )
         pieces = list(reader.stream([{"role": "user", "content": LEAVE}]))
         text = "".join(pieces)
         assert len(pieces) > 3  # token by token, then the sources
         assert "28 days" in text and text.endswith("[1] leave-policy.md")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 class GatedEcho(EchoGenerator):
@@ -277,18 +263,9 @@ def test_the_official_openai_client_streams_tokens_as_they_are_written(
 
     generator = GatedEcho()
     app = create_app(container_with(example_container, generator), load_in_background=False)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with serving(app) as url:
         client = openai.OpenAI(
-            base_url=f"http://127.0.0.1:{port}/v1",
+            base_url=f"{url}/v1",
             api_key=admin_headers["Authorization"].removeprefix("Bearer "),
         )
         assert {m.id for m in client.models.list()} >= {"ragstead", "ragstead-generative"}
@@ -308,7 +285,4 @@ def test_the_official_openai_client_streams_tokens_as_they_are_written(
         )
         assert "28 days" in (whole.choices[0].message.content or "")
         with pytest.raises(openai.AuthenticationError):
-            openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="wrong").models.list()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+            openai.OpenAI(base_url=f"{url}/v1", api_key="wrong").models.list()

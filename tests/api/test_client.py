@@ -4,14 +4,10 @@ keys, uploads with waiting, documents, queries, streaming, chat, collections."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.auth.keys import KeyStore
@@ -19,6 +15,7 @@ from api.client import AsyncRagsteadClient, RagsteadAPIError, RagsteadClient
 from rag.container import Container
 from rag.settings import Settings
 from rag.testing import EchoGenerator, HashingEmbedder
+from tests.serving import serving
 
 
 @pytest.fixture(scope="module")
@@ -29,19 +26,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         generator=EchoGenerator(),
     )
     admin = KeyStore(container.settings.auth_path).create("admin", scopes=["admin"]).key
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(container, load_in_background=False)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", str(admin)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(container, load_in_background=False)) as url:
+        yield url, str(admin)
 
 
 def test_the_sync_client_end_to_end(server: tuple[str, str], tmp_path: Path) -> None:

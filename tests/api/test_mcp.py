@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -24,6 +20,7 @@ from ingest.service import build_ingestor
 from rag.container import Container
 from rag.settings import Settings
 from rag.testing import EchoGenerator, HashingEmbedder
+from tests.serving import serving
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +42,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         "hr": store.create("hr", groups=["hr"]).key,
         "eng": store.create("eng", groups=["eng"]).key,
     }
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(container, load_in_background=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/mcp/", {k: str(v) for k, v in keys.items()}
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(container, load_in_background=False)) as url:
+        yield f"{url}/mcp/", {k: str(v) for k, v in keys.items()}
 
 
 async def session(url: str, key: str) -> dict[str, object]:
