@@ -25,6 +25,8 @@ def serving(app: Any, *, start_timeout_s: float = 30.0) -> Iterator[str]:
         deadline = time.monotonic() + start_timeout_s
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
+        if not server.started:
+            raise RuntimeError(f"uvicorn did not start within {start_timeout_s} s")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

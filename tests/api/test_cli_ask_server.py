@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -22,7 +18,7 @@ from ingest.service import build_ingestor
 from rag.container import Container
 from rag.settings import Settings
 from rag.testing import EchoGenerator, HashingEmbedder
-from tests.contracts.conftest import free_port
+from tests.serving import serving
 
 KEY: dict[str, str] = {}
 
@@ -42,26 +38,8 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     )
     assert build_ingestor(container).ingest(docs).ok
     KEY["key"] = str(KeyStore(container.settings.auth_path).create("cli", scopes=["read"]).key)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(container, load_in_background=False),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    yield data_dir, port
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(container, load_in_background=False)) as url:
+        yield data_dir, int(url.rsplit(":", 1)[1])
 
 
 def test_ask_is_answered_by_the_running_server(served: tuple[Path, int]) -> None:

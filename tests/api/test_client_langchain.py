@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.client import RagsteadAPIError, RagsteadClient
 from api.langchain import RagsteadRetriever
 from rag.container import Container
+from tests.serving import serving
 
 
 @pytest.fixture(scope="module")
 def client(example_container: Container, admin_key: str) -> Iterator[RagsteadClient]:
     """A real uvicorn server on a free loopback port, and a client pointed at it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     app = create_app(example_container, load_in_background=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    with RagsteadClient(f"http://127.0.0.1:{port}", api_key=admin_key) as c:
+    with serving(app) as url, RagsteadClient(url, api_key=admin_key) as c:
         yield c
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def test_retrieve_returns_sources_and_ranks(client: RagsteadClient) -> None:

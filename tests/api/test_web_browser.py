@@ -9,16 +9,11 @@ Screenshots at phone and laptop widths go to tests/artifacts/ (ignored by git).
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -33,6 +28,7 @@ from api.auth.keys import KeyStore
 from rag.container import Container
 from rag.settings import AuthSettings, ProxyAuthSettings, Settings
 from rag.testing import EchoGenerator, HashingEmbedder
+from tests.serving import serving
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -92,29 +88,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         keys.create("hr", groups=["hr"], scopes=["read", "write"]).key,
         keys.create("finance", groups=["finance"], scopes=["read", "write"]).key,
     ]
-    with _serve(container) as url:
+    with serving(create_app(container, load_in_background=False)) as url:
         yield Site(url, *(str(k) for k in made))
-
-
-@contextmanager
-def _serve(container: Container) -> Iterator[str]:
-    """The app on a free loopback port, for the length of the block."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(container, load_in_background=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT_S
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -324,7 +299,7 @@ def test_with_authentication_off_on_loopback_the_page_needs_no_key(
         embedder=HashingEmbedder(),
         generator=EchoGenerator(),
     )
-    with _serve(container) as url:
+    with serving(create_app(container, load_in_background=False)) as url:
         browser.get(url + "/")
         _visible(browser, "#ask")
         assert not browser.find_element(By.ID, "signin").is_displayed()
@@ -348,7 +323,7 @@ def test_behind_a_trusted_proxy_the_page_arrives_signed_in_and_uploads(
     browser.execute_cdp_cmd("Network.enable", {})
     browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": identity})
     try:
-        with _serve(container) as url:
+        with serving(create_app(container, load_in_background=False)) as url:
             browser.get(url + "/")
             _visible(browser, "#ask")
             assert not browser.find_element(By.ID, "signin").is_displayed()
