@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth.principal import Principal
+from api.source_view import SourceView
 from api.state import AppState
 from rag.assistant import Assistant
 from rag.container import Container
@@ -91,3 +92,9 @@ def assistant_in(
     if collection == "default" and principal.may_use(collection):
         return default
     return state.container_for(collection, principal).assistant
+
+
+def source_view(state: AppState, collection: str, principal: Principal) -> SourceView:
+    """How ``principal`` sees the sources of ``collection`` (relative unless an admin)."""
+    container = state.container_for(collection, principal)
+    return SourceView.for_caller(principal, container.catalog, container.settings.uploads_dir)

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.audit import audit_note, ids_of
 from api.auth.principal import LOCAL, Principal, may_see
+from api.deps import source_view
 from api.errors import error_body
 from api.state import AppState
 from rag.errors import BusyError, RagsteadError
@@ -65,6 +66,7 @@ def build_mcp(state: AppState) -> MCPServer:
             question, top_k=max(1, min(top_k, 50)), filters=principal.filters(None)
         )
         _note(ctx, question=question, chunks=ids_of(p.chunk_id for p in passages))
+        passages = source_view(state, collection, principal).citations(passages)
         return json.dumps(
             [
                 {"n": p.n, "source": p.source, "page": p.page, "quote": p.quote, "text": p.text}
@@ -82,6 +84,7 @@ def build_mcp(state: AppState) -> MCPServer:
             question, mode=mode, filters=principal.filters(Filters())
         )
         _note(ctx, question=question, chunks=ids_of(c.chunk_id for c in answer.citations))
+        answer = source_view(state, collection, principal).answer(answer)
         return json.dumps(
             {
                 "answer": answer.answer,
@@ -106,9 +109,10 @@ def build_mcp(state: AppState) -> MCPServer:
             name=name,
             limit=max(1, min(limit, 500)),
         )
+        shown = source_view(state, collection, principal).source
         return json.dumps(
             [
-                {"id": r.doc_id, "source": r.source, "title": r.title, "type": r.doc_type,
+                {"id": r.doc_id, "source": shown(r.source), "title": r.title, "type": r.doc_type,
                  "status": r.status}
                 for r in records
                 if may_see(principal, r.groups)

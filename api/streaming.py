@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from fastapi.responses import StreamingResponse
 
 from api.errors import error_payload
+from api.source_view import SourceView
 from rag.assistant import AnswerStream
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -31,14 +32,17 @@ def sse_event(event: str, data: object) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def answer_events(stream: AnswerStream, first: list[str]) -> Iterator[str]:
-    """The events of one answer (``first``: pieces already read from the stream)."""
+def answer_events(
+    stream: AnswerStream, first: list[str], view: SourceView | None = None
+) -> Iterator[str]:
+    """The events of one answer (``first``: pieces already read from the stream; ``view``: how
+    the caller sees sources)."""
     try:
         for piece in itertools.chain(first, stream):
             yield sse_event("token", {"text": piece})
         answer = stream.answer
         if answer is not None:
-            yield sse_event("answer", answer.to_dict())
+            yield sse_event("answer", (view or SourceView()).answer(answer).to_dict())
     except Exception as exc:  # the status line is sent: the failure becomes an event
         yield sse_event("error", error_payload(exc))
     finally:
@@ -56,9 +60,9 @@ def prefetch(stream: AnswerStream) -> list[str]:
         raise
 
 
-def sse_response(stream: AnswerStream) -> StreamingResponse:
+def sse_response(stream: AnswerStream, view: SourceView | None = None) -> StreamingResponse:
     """A streaming response for ``stream``; errors before the first piece are raised here."""
     first = prefetch(stream)
     return StreamingResponse(
-        answer_events(stream, first), media_type="text/event-stream", headers=SSE_HEADERS
+        answer_events(stream, first, view), media_type="text/event-stream", headers=SSE_HEADERS
     )

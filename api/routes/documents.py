@@ -9,16 +9,20 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
 from api.audit import audit_note
 from api.auth.principal import Principal, may_see
-from api.deps import PrincipalDep, ReaderDep, StateDep
+from api.deps import PrincipalDep, ReaderDep, StateDep, source_view
 from api.schemas import DocumentList, DocumentOut, DocumentPatch, DocumentStatus
+from api.source_view import SourceView
 from rag.errors import InvalidRequestError, NotFoundError
 from rag.settings import COLLECTION_NAME
 from rag.stores.catalog import Catalog, DocumentRecord
@@ -40,11 +44,11 @@ def _visible(catalog: Catalog, principal: Principal, doc_id: str) -> DocumentRec
     return record
 
 
-def _out(record: DocumentRecord, pages: int | None, **extra: Any) -> DocumentOut:
+def _out(record: DocumentRecord, pages: int | None, view: SourceView, **extra: Any) -> DocumentOut:
     labels = record.metadata.get("labels") or {}
     return DocumentOut(
         id=record.doc_id,
-        source=record.source,
+        source=view.source(record.source),
         title=record.title,
         type=record.doc_type,
         groups=list(record.groups),
@@ -60,17 +64,27 @@ def _out(record: DocumentRecord, pages: int | None, **extra: Any) -> DocumentOut
     )
 
 
+# Cursors carry the last source of a page, sealed with a key of this process: a caller learns
+# no server path from one, and cannot forge one (a restart makes old cursors invalid).
+_CURSOR_KEY = AESGCM(AESGCM.generate_key(bit_length=128))
+
+
 def _cursor(source: str) -> str:
-    return base64.urlsafe_b64encode(source.encode()).decode()
+    nonce = os.urandom(12)
+    sealed = _CURSOR_KEY.encrypt(nonce, source.encode(), None)
+    return base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
 def _after(cursor: str | None) -> str:
     if not cursor:
         return ""
     try:
-        return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRequestError("bad cursor", hint="pass the 'next' value of a listing") from exc
+        raw = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True)
+        return _CURSOR_KEY.decrypt(raw[:12], raw[12:], None).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError, InvalidTag) as exc:
+        raise InvalidRequestError(
+            "bad or expired cursor", hint="pass the 'next' value of a listing, or start again"
+        ) from exc
 
 
 @router.get("/documents", response_model=DocumentList)
@@ -97,8 +111,9 @@ def list_documents(
     more = len(records) > limit
     records = records[:limit]
     pages = catalog.page_counts([r.doc_id for r in records])
+    view = source_view(state, collection, principal)
     return DocumentList(
-        documents=[_out(r, pages.get(r.doc_id)) for r in records],
+        documents=[_out(r, pages.get(r.doc_id), view) for r in records],
         next=_cursor(records[-1].source) if more else None,
     )
 
@@ -114,6 +129,7 @@ def get_document(
     return _out(
         record,
         catalog.page_counts([doc_id]).get(doc_id),
+        source_view(state, collection, principal),
         chunk_ids=[c.id for c in chunks],
         attachments=[c.doc_id for c in catalog.children_of(doc_id)],
     )
@@ -175,7 +191,8 @@ def patch_document(
             )
     audit_note(request, change="relabel", document=doc_id, groups=body.groups, labels=body.labels)
     record = build_ingestor(container).relabel(doc_id, groups=body.groups, labels=body.labels)
-    return _out(record, container.catalog.page_counts([doc_id]).get(doc_id))
+    pages = container.catalog.page_counts([doc_id]).get(doc_id)
+    return _out(record, pages, source_view(state, collection, principal))
 
 
 @router.delete("/documents/{doc_id}", status_code=204)

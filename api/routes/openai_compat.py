@@ -25,8 +25,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit import answer_sources, audit_note, note_sources
-from api.deps import AssistantDep, ReaderDep, StateDep, assistant_in
+from api.deps import AssistantDep, ReaderDep, StateDep, assistant_in, source_view
 from api.errors import error_payload
+from api.source_view import SourceView
 from api.streaming import SSE_HEADERS, prefetch
 from rag.assistant import AnswerStream
 from rag.errors import InvalidRequestError
@@ -97,13 +98,16 @@ def _chunk(cid: str, model: str, delta: dict[str, str], finish: str | None = Non
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
-def _stream(stream: AnswerStream, first: list[str], cid: str, model: str) -> Iterator[str]:
+def _stream(
+    stream: AnswerStream, first: list[str], cid: str, model: str, view: SourceView
+) -> Iterator[str]:
     try:
         yield _chunk(cid, model, {"role": "assistant", "content": ""})
         for piece in itertools.chain(first, stream):  # each piece as it is written
             yield _chunk(cid, model, {"content": piece})
         answer = stream.answer
         if answer is not None:
+            answer = view.answer(answer)
             footer = sources_footer(answer)
             if footer:
                 yield _chunk(cid, model, {"content": footer})
@@ -140,14 +144,15 @@ def chat_completions(
     stream = assistant.chat(messages, mode=MODELS[body.model], filters=principal.filters(None))
     note_sources(request, messages[-1]["content"] if messages else "", answer_sources(stream))
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    view = source_view(state, body.collection, principal)
     if body.stream:
         first = prefetch(stream)
         return StreamingResponse(
-            _stream(stream, first, cid, body.model),
+            _stream(stream, first, cid, body.model, view),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    answer = stream.result()
+    answer = view.answer(stream.result())
     prompt = answer.usage.get("prompt_tokens", 0)
     completion = answer.usage.get("completion_tokens", 0)
     return {

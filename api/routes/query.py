@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from api.audit import answer_sources, audit_note, note_sources
-from api.deps import AssistantDep, ReaderDep, StateDep, assistant_in
+from api.deps import AssistantDep, ReaderDep, StateDep, assistant_in, source_view
 from api.schemas import QueryRequest
 from api.streaming import sse_response
 from rag.types import Answer
@@ -36,6 +36,7 @@ def query(
     filters = principal.filters(body.retrieval_filters())
     stream = assistant.stream(body.question, top_k=body.top_k, mode=body.mode, filters=filters)
     note_sources(request, body.question, answer_sources(stream))
+    view = source_view(state, body.collection, principal)
     if body.stream:
-        return sse_response(stream)
-    return stream.result().to_dict()
+        return sse_response(stream, view)
+    return view.answer(stream.result()).to_dict()

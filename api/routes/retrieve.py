@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.audit import audit_note, note_sources
-from api.deps import AssistantDep, ContainerDep, ReaderDep, StateDep, assistant_in
+from api.deps import AssistantDep, ContainerDep, ReaderDep, StateDep, assistant_in, source_view
 from api.schemas import RetrieveRequest
 from rag.types import SearchResult
 
@@ -29,4 +29,4 @@ def retrieve(
     filters = principal.filters(body.retrieval_filters())
     passages = assistant.search(body.question, top_k=top_k, filters=filters)
     note_sources(request, body.question, lambda: passages)
-    return SearchResult(passages)
+    return SearchResult(source_view(state, body.collection, principal).citations(passages))

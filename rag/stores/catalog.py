@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -218,6 +219,21 @@ class Catalog:
         """All manifest rows, by source."""
         rows = self._connect().execute("SELECT * FROM documents ORDER BY source").fetchall()
         return [_doc_from_row(r) for r in rows]
+
+    def source_root(self, *, outside: str = "") -> str:
+        """The deepest folder holding every document's source (those under ``outside`` left
+        out), "" when there are none: the smallest and largest source share it."""
+        sql = "SELECT min(source), max(source) FROM documents"
+        params: tuple[str, ...] = ()
+        if outside:
+            escaped = outside.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            sql += " WHERE source NOT LIKE ? ESCAPE '\\'"
+            params = (f"{escaped}%",)
+        low, high = self._connect().execute(sql, params).fetchone()
+        if not low:
+            return ""
+        common = os.path.commonpath([low, high]) if low != high else os.path.dirname(low)
+        return common.rstrip("/") + "/"
 
     def list_documents(
         self,

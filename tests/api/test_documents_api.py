@@ -3,6 +3,7 @@ object-level access (what a caller may not see is 404, as what does not exist)."
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,3 +184,34 @@ def test_every_request_leaves_an_audit_line_without_the_question_text(
     assert listed.exit_code == 0 and [
         json.loads(x)["status"] for x in listed.stdout.splitlines()
     ] == [200, 401]
+
+
+def test_callers_without_admin_see_sources_relative_to_their_root_admins_whole_paths(
+    setup: tuple[TestClient, dict[str, dict[str, str]]],
+) -> None:
+    client, h = setup
+    hr = client.get("/v1/documents", headers=h["hr"]).json()["documents"]
+    shown = sorted(str(d["source"]) for d in hr)
+    assert "hr/bonus.md" in shown and len(shown) > 1  # (an earlier test deleted a note)
+    assert set(shown) <= {"hr/bonus.md"} | {f"public/note-{i}.md" for i in range(5)}
+    admin = client.get("/v1/documents", headers=h["admin"]).json()["documents"]
+    assert all(Path(str(d["source"])).is_absolute() for d in admin)
+    root = str(Path(str(admin[0]["source"])).parent.parent)
+    question = {"question": "How large is the bonus pool?", "top_k": 3}
+    for route in ("/v1/retrieve", "/v1/query"):
+        body = client.post(route, json=question, headers=h["hr"]).json()
+        sources = [c["source"] for c in body.get("passages", body.get("citations", []))]
+        assert "hr/bonus.md" in sources, (route, body)
+        assert root not in json.dumps(body), route  # no server path anywhere in the reply
+    stream = client.post("/v1/query", json={**question, "stream": True}, headers=h["hr"])
+    assert "hr/bonus.md" in stream.text and root not in stream.text
+    # a relative source glob still filters, and the listing's cursor hides the path it carries
+    narrowed = client.post(
+        "/v1/retrieve", json={**question, "filters": {"source": "hr/*"}}, headers=h["hr"]
+    ).json()
+    assert {p["source"] for p in narrowed["passages"]} == {"hr/bonus.md"}
+    page = client.get("/v1/documents", params={"limit": 1}, headers=h["hr"]).json()
+    assert root.encode() not in base64.urlsafe_b64decode(page["next"] + "==")
+    tampered = page["next"][:-4] + ("AAAA" if not page["next"].endswith("AAAA") else "BBBB")
+    r = client.get("/v1/documents", params={"cursor": tampered}, headers=h["hr"])
+    assert r.status_code == 400 and r.json()["error"]["type"] == "InvalidRequestError"
