@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 import rag.offline  # noqa: F401
 from api.audit import AuditLog, AuditMiddleware
@@ -14,12 +15,15 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodyLimit, TrustedHosts, trusted_hosts
 from api.mcp_server import McpMount, build_mcp
+from api.metrics import Metrics
+from api.request_log import RequestContext
 from api.routes import (
     chat,
     collections,
     documents,
     health,
     keys,
+    metrics,
     openai_compat,
     query,
     retrieve,
@@ -64,6 +68,14 @@ def create_app(
         redoc_url=None,  # ReDoc needs a CDN script and web fonts
     )
     app.state.ragstead = state
+    app.state.metrics = Metrics(
+        lambda: {
+            "jobs_queued": state.runner.queue_depth(),
+            "uploads": state.uploads_in_flight,
+            "ready": int(state.ready.is_set()),
+            "files": dict(state.runner.files_done),
+        }
+    )
     install_error_handlers(app)
     api = container.settings.api
     app.add_middleware(
@@ -75,7 +87,17 @@ def create_app(
         audit = AuditLog(container.settings.audit_path, container.settings.audit)
         app.add_middleware(AuditMiddleware, log=audit)
     app.add_middleware(PageHeaders)  # the web page's CSP and other security headers
-    app.add_middleware(TrustedHosts, hosts=trusted_hosts(api))  # outermost: checked first
+    if api.cors_origins:  # off unless origins are named: no other site's page may call the API
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=api.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
+    app.add_middleware(TrustedHosts, hosts=trusted_hosts(api))  # checked first
+    app.add_middleware(RequestContext, metrics=app.state.metrics)  # ids even on refusals
     install_docs(app)
     app.include_router(health.router)
     app.include_router(query.router)
@@ -86,6 +108,7 @@ def create_app(
     app.include_router(uploads.router)
     app.include_router(collections.router)
     app.include_router(keys.router)
+    app.include_router(metrics.router)
     app.mount("/mcp", mcp)
     install_web(app)
     return app

@@ -40,11 +40,13 @@ def get_principal(
 ) -> Principal:
     """The authenticated caller (401 without valid credentials)."""
     header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+    peer = request.client.host if request.client else None
     proxied = None
     if header is None and state.authenticator.enabled:
-        peer = request.client.host if request.client else None
         proxied = state.authenticator.proxy.principal(peer, request.headers, request.method)
-    principal = proxied or state.authenticator.principal(header)
+        if proxied is not None:
+            state.authenticator.admit(proxied)
+    principal = proxied or state.authenticator.principal(header, client=peer)
     request.state.principal = f"{principal.kind}:{principal.name}"
     return principal
 

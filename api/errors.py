@@ -20,6 +20,7 @@ from rag.errors import (
     NotFoundError,
     PermissionDeniedError,
     RagsteadError,
+    RateLimitedError,
     StoreError,
     TooLargeError,
 )
@@ -34,6 +35,7 @@ _STATUS: list[tuple[type[RagsteadError], int]] = [
     (IngestError, 422),
     (NotFoundError, 404),
     (BusyError, 503),
+    (RateLimitedError, 429),
     (GeneratorTimeoutError, 504),
     (GenerationError, 502),
     (StoreError, 500),
@@ -71,7 +73,8 @@ async def _ragstead_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     if isinstance(exc, AuthenticationError):
         headers = {"WWW-Authenticate": 'Bearer realm="ragstead"'}
     return JSONResponse(

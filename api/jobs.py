@@ -172,6 +172,12 @@ class JobRunner:
         self.retry_s = retry_s
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        #: files the runner ingested and failed since the server started (for /metrics).
+        self.files_done: dict[str, int] = {"succeeded": 0, "failed": 0}
+
+    def queue_depth(self) -> int:
+        """Jobs waiting or running."""
+        return self._queue.unfinished_tasks
 
     def start(self) -> None:
         """Start the thread; jobs left queued or running by a previous server run first."""
@@ -240,6 +246,7 @@ class JobRunner:
                 job.status, job.error, job.finished = "failed", str(exc), time.time()
                 for f in job.files:
                     f.status, f.error = "failed", str(exc)
+                self.files_done["failed"] += len(job.files)
                 self.jobs.save(job)
                 return
         failed = dict(report.failed)
@@ -254,6 +261,8 @@ class JobRunner:
                 except RagsteadError as exc:
                     f.status, f.error = "failed", f"indexed, but its labels were not set: {exc}"
         ok = sum(f.status == "succeeded" for f in job.files)
+        self.files_done["succeeded"] += ok
+        self.files_done["failed"] += len(job.files) - ok
         job.status = "succeeded" if ok == len(job.files) else "partial" if ok else "failed"
         job.progress["files_done"] = len(job.files)
         job.finished = time.time()

@@ -41,7 +41,7 @@ def _principal(state: AppState, ctx: Context) -> Principal:
     request = ctx.request_context.request
     if request is None:  # stdio: a local process on the server
         return LOCAL
-    principal = state.authenticator.principal(request.headers.get("authorization"))
+    principal = state.authenticator.verify(request.headers.get("authorization"))
     principal.require("read")
     request.state.principal = f"{principal.kind}:{principal.name}"
     return principal
@@ -155,7 +155,11 @@ class McpMount:
         if scope["type"] == "http":
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             try:
-                self.state.authenticator.principal(headers.get("authorization")).require("read")
+                client = scope.get("client")
+                principal = self.state.authenticator.principal(
+                    headers.get("authorization"), client=client[0] if client else None
+                )
+                principal.require("read")
                 if self._app is None:
                     raise BusyError("the MCP server is starting or stopping", retry_after=5)
             except RagsteadError as exc:
@@ -171,6 +175,9 @@ async def _refuse(send: Send, exc: RagsteadError) -> None:
     body = json.dumps(error_body(type(exc).__name__, exc.message, exc.hint)).encode()
     status = status_for(exc)
     extra = [(b"www-authenticate", b'Bearer realm="ragstead"')] if status == 401 else []
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        extra.append((b"retry-after", str(retry_after).encode()))
     await send(
         {
             "type": "http.response.start",

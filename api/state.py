@@ -27,6 +27,8 @@ class AppState:
     collections: CollectionSet
     ready: threading.Event = field(default_factory=threading.Event)
     load_error: str | None = None
+    #: uploads being received now (touched only on the event loop: the upload route is async).
+    uploads_in_flight: int = 0
 
     def container_for(self, collection: str, principal: Principal) -> Container:
         """The container of a collection the caller may use (NotFoundError otherwise, as for

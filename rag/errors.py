@@ -19,7 +19,9 @@ codes.
     ├── EmbeddingError             the embedder failed (an embedding server's error, bad answer)
     ├── GenerationError            the generator failed (model error, server error)
     │   └── GeneratorTimeoutError  a model server did not answer in time
-    └── BusyError                  the generator queue is full (retry later)
+    ├── BusyError                  the generator queue or the upload slots are full (503)
+    └── RateLimitedError           a caller over its request rate, or an address over its
+                                   failed sign-ins (429; retry after ``retry_after`` seconds)
 """
 
 from __future__ import annotations
@@ -97,5 +99,14 @@ class BusyError(RagsteadError):
     """The generator's queue is full; retry after ``retry_after`` seconds."""
 
     def __init__(self, message: str, *, retry_after: int = 5, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class RateLimitedError(RagsteadError):
+    """Too many requests from one caller (or failed sign-ins from one address); retry after
+    ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = 1, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = retry_after

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -267,6 +267,36 @@ class ApiSettings(BaseModel):
         500_000_000, ge=1024, description="largest upload request, all files together"
     )
     upload_max_files: int = Field(100, ge=1, le=10_000, description="files in one upload")
+    max_concurrent_uploads: int = Field(
+        4, ge=1, le=256, description="uploads received at once; more get 503 with Retry-After"
+    )
+    rate_limit_per_minute: int = Field(
+        3000, ge=0, description="requests per minute per key or user (0: no limit); 429 past it"
+    )
+    rate_limit_burst: int = Field(300, ge=1, description="requests a caller may send at once")
+    auth_failures_per_minute: int = Field(
+        30,
+        ge=0,
+        description="failed sign-ins per minute from one address before it gets 429 (0: no limit)",
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="`ragstead serve`'s log lines: JSON objects with a request_id, or text"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="origins (https://intranet.example.com) whose pages may call the API from a"
+        " browser; empty: CORS off",
+    )
+
+
+class NetworkSettings(BaseModel):
+    """The servers this process may contact (``rag.outbound``)."""
+
+    outbound_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts besides loopback that settings may name (a model, embedding, OIDC"
+        " or Chroma server on the premises); any other is refused at start-up",
+    )
 
 
 class Settings(BaseSettings):
@@ -296,6 +326,25 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     answers: AnswerSettings = AnswerSettings()
     chat: ChatSettings = ChatSettings()
+    network: NetworkSettings = NetworkSettings()
+
+    @model_validator(mode="after")
+    def _outbound_urls_allowed(self) -> Settings:
+        from rag.outbound import check_url
+
+        allowed = self.network.outbound_hosts
+        for setting, url in (
+            ("embedder.base_url", self.embedder.base_url),
+            ("generator.base_url", self.generator.base_url),
+            ("auth.oidc.jwks_url", self.auth.oidc.jwks_url),
+            ("store.chroma_host", self.store.chroma_host),
+        ):
+            if url:
+                try:
+                    check_url(url, allowed, setting)
+                except Exception as exc:  # pydantic reports ValueErrors as invalid settings
+                    raise ValueError(str(exc)) from exc
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -371,7 +420,15 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            ": ".join(
+                part
+                for part in (
+                    ".".join(str(p) for p in e["loc"]),
+                    e["msg"].removeprefix("Value error, "),
+                )
+                if part
+            )
+            for e in exc.errors()
         )
         raise ConfigurationError(
             f"invalid settings: {problems}",

@@ -19,6 +19,7 @@ from api.auth.keys import KeyStore
 from api.auth.oidc import OidcVerifier
 from api.auth.principal import LOCAL, Principal
 from api.auth.proxy import ProxyIdentity
+from api.rate_limits import RateLimits
 from rag.errors import AuthenticationError, ConfigurationError
 from rag.settings import Settings
 
@@ -58,6 +59,8 @@ class Authenticator:
         self.oidc = OidcVerifier(oidc) if oidc.issuer else None
         #: identity headers from a trusted reverse proxy (off unless auth.proxy.enabled).
         self.proxy = ProxyIdentity(settings.auth.proxy)
+        #: requests per principal and failed sign-ins per client address.
+        self.limits = RateLimits(settings.api)
 
     @property
     def keys(self) -> KeyStore:
@@ -66,8 +69,29 @@ class Authenticator:
             self._keys = KeyStore(self._settings.auth_path)
         return self._keys
 
-    def principal(self, authorization: str | None) -> Principal:
-        """The caller; AuthenticationError without valid credentials."""
+    def principal(self, authorization: str | None, *, client: str | None = None) -> Principal:
+        """The caller; AuthenticationError without valid credentials, RateLimitedError when
+        ``client`` (its address) failed too often or the caller is over its request rate."""
+        if not self.enabled:
+            return LOCAL
+        self.limits.check_address(client)
+        try:
+            principal = self.verify(authorization)
+        except AuthenticationError as exc:
+            self.limits.failed(client)
+            log.warning("failed authentication from %s: %s", client or "?", exc.message)
+            raise
+        self.admit(principal)
+        return principal
+
+    def admit(self, principal: Principal) -> None:
+        """Count one request of an authenticated ``principal`` (RateLimitedError past its rate)."""
+        if self.enabled:
+            self.limits.spend(f"{principal.kind}:{principal.name}")
+
+    def verify(self, authorization: str | None) -> Principal:
+        """The caller of credentials already counted by ``principal`` (the MCP tools, whose
+        request passed the mount's check); AuthenticationError without valid ones."""
         if not self.enabled:
             return LOCAL
         scheme, _, token = (authorization or "").partition(" ")

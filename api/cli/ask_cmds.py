@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -174,14 +173,13 @@ def serve(
     from api.app import create_app
     from api.auth.identify import check_bind
     from api.cli.running_server import noted_server
+    from api.request_log import configure_logging
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         container = container_for(data_dir)
     except RagsteadError as exc:
         fail(exc)
+    configure_logging(container.settings.api.log_format)
     s = container.settings.api
     if host:
         s.host = host  # the bound host is one the Host header may name
@@ -197,5 +195,7 @@ def serve(
             host=s.host,
             port=bind_port,
             log_level="info",
+            log_config=None,  # uvicorn's loggers go through configure_logging's handler
+            access_log=False,  # api.request_log writes one line per request, with its id
             proxy_headers=not container.settings.auth.proxy.enabled,
         )

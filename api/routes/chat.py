@@ -32,6 +32,7 @@ def chat(
         mode=body.mode,
         filters=principal.filters(body.retrieval_filters()),
     )
+    request.state.answer_stream = stream  # its timings and tokens go to /metrics
     note_sources(request, body.messages[-1].content, answer_sources(stream))
     view = source_view(state, "default", principal)
     if body.stream:

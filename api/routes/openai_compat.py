@@ -142,6 +142,7 @@ def chat_completions(
         if m.role != "tool"
     ]
     stream = assistant.chat(messages, mode=MODELS[body.model], filters=principal.filters(None))
+    request.state.answer_stream = stream  # its timings and tokens go to /metrics
     note_sources(request, messages[-1]["content"] if messages else "", answer_sources(stream))
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     view = source_view(state, body.collection, principal)

@@ -35,6 +35,7 @@ def query(
     audit_note(request, collection=body.collection)
     filters = principal.filters(body.retrieval_filters())
     stream = assistant.stream(body.question, top_k=body.top_k, mode=body.mode, filters=filters)
+    request.state.answer_stream = stream  # its timings and tokens go to /metrics
     note_sources(request, body.question, answer_sources(stream))
     view = source_view(state, body.collection, principal)
     if body.stream:

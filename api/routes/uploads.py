@@ -21,9 +21,11 @@ from api.auth.principal import Principal
 from api.deps import ContainerDep, PrincipalDep, ReaderDep, StateDep
 from api.jobs import JobFile
 from api.schemas import JobAccepted, JobList, JobOut
+from api.state import AppState
 from api.uploads import check_content, check_suffix, safe_name
 from rag.collections import check_name
-from rag.errors import InvalidRequestError, TooLargeError
+from rag.container import Container
+from rag.errors import BusyError, InvalidRequestError, TooLargeError
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 _PIECE = 1 << 20
@@ -94,6 +96,23 @@ async def upload(
 ) -> JobAccepted:
     """Upload files to index; 202 with the job that ingests them (GET /v1/jobs/{job_id})."""
     principal.require("write")
+    api = container.settings.api
+    if state.uploads_in_flight >= api.max_concurrent_uploads:
+        raise BusyError(
+            f"{state.uploads_in_flight} uploads are being received; try again shortly",
+            retry_after=5,
+            hint="api.max_concurrent_uploads bounds uploads at once",
+        )
+    state.uploads_in_flight += 1
+    try:
+        return await _receive(request, principal, container, state)
+    finally:
+        state.uploads_in_flight -= 1
+
+
+async def _receive(
+    request: Request, principal: Principal, container: Container, state: AppState
+) -> JobAccepted:
     api = container.settings.api
     form = await request.form(max_files=api.upload_max_files, max_fields=16)
     try:

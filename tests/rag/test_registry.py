@@ -82,3 +82,26 @@ def test_constructor_overrides_take_the_place_of_what_settings_would_build(
     assert container.generator is generator
     assert container.retriever.embedder is embedder and container.retriever.store is store
     assert container.assistant.generator is generator
+
+
+def test_settings_refuse_servers_outside_loopback_unless_allowed() -> None:
+    from rag.errors import ConfigurationError
+    from rag.settings import load_settings
+
+    for section, field in (
+        ("generator", "base_url"),
+        ("embedder", "base_url"),
+        ("store", "chroma_host"),
+    ):
+        with pytest.raises(ConfigurationError, match=r"gpu\.corp, a host Ragstead may not"):
+            load_settings(**{section: {field: "http://gpu.corp:8000/v1"}})
+        allowed = load_settings(
+            **{section: {field: "http://gpu.corp:8000/v1"}},
+            network={"outbound_hosts": ["gpu.corp"]},
+        )
+        assert getattr(getattr(allowed, section), field) == "http://gpu.corp:8000/v1"
+    with pytest.raises(ConfigurationError, match="auth.oidc.jwks_url"):
+        load_settings(auth={"oidc": {"issuer": "x", "jwks_url": "https://sso.corp/jwks"}})
+    with pytest.raises(ConfigurationError, match="http"):
+        load_settings(generator={"base_url": "file:///etc/passwd"})
+    assert load_settings(generator={"base_url": "http://[::1]:8000/v1"}).generator.base_url
