@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages, not benchmarks/*.py
 WORDS = "ledger quartz harbour falcon meadow copper lantern orchid summit velvet".split()
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages, not benchmarks/*.py
 QUESTIONS = [
     "How many days of annual leave do full-time employees get?",
     "What is the minimum password length?",

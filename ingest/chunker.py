@@ -425,4 +425,18 @@ def chunk_elements(
         packer.add_group(group)
     if min_tokens > 0:
         packer.merge_small()
-    return packer.verified()
+    return first_of_each(packer.verified())
+
+
+def first_of_each(drafts: Iterable[ChunkDraft]) -> list[ChunkDraft]:
+    """The drafts without repeats of an earlier one (same section, same words): a repeated
+    chunk adds nothing to search, and hundreds of identical vectors (a file of one repeated
+    line) trap the vector index's graph search among themselves, hiding every other document."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for draft in drafts:
+        key = (draft.section, " ".join(draft.text.split()))
+        if key not in seen:
+            seen.add(key)
+            kept.append(draft)
+    return kept

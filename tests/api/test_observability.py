@@ -116,9 +116,7 @@ def test_metrics_need_admin_and_count_requests_and_answers(
         assert r.status_code == 200
     client.get("/v1/documents/does-not-exist", headers=h["reader"])
     text = client.get("/metrics", headers=h["admin"]).text
-    assert (
-        'ragstead_http_requests_total{method="POST",route="/v1/query",status="200"} 2.0' in text
-    )
+    assert 'ragstead_http_requests_total{method="POST",route="/v1/query",status="200"} 2.0' in text
     # ids never become labels: the route's template does
     assert 'route="/v1/documents/{doc_id}",status="404"' in text
     assert 'ragstead_answer_seconds_count{step="retrieve"} 2.0' in text

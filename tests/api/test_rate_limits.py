@@ -89,7 +89,7 @@ def test_uploads_past_the_bound_at_once_get_503_and_the_first_still_lands(
     app, auth = _app(tmp_path, max_concurrent_uploads=1)
     boundary = "ragstead-test-boundary"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\n'
         "Content-Type: text/plain\r\n\r\nThe canteen opens at seven.\r\n"
     ).encode()
     tail = f"--{boundary}--\r\n".encode()

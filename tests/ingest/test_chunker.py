@@ -123,7 +123,7 @@ def test_a_long_unbroken_token_run_is_cut_to_fit() -> None:
     def chars(text: str) -> int:
         return len(text.replace(" ", "")) // 4 + 2
 
-    blob = "x" * 2000
+    blob = "".join(__import__("random").Random(0).choices("abcdefghij", k=2000))  # no repeats
     drafts = chunk_elements([Element(blob)], title="", count_tokens=chars, max_tokens=64)
     assert all(d.tokens <= 64 for d in drafts)
     assert "".join(d.text.replace(" ", "") for d in drafts) == blob
@@ -138,3 +138,11 @@ def test_an_overlong_section_path_is_shortened_from_the_outside() -> None:
     assert draft.section.endswith("Heading number 11 with words")
     assert "Heading number 0 " not in draft.section
     assert draft.tokens <= 60 and "Body text." in draft.text
+
+
+def test_repeated_chunks_of_a_document_are_kept_once() -> None:
+    line = "The same boilerplate line again and again."
+    elements = [Element(line, section=("A",)) for _ in range(50)] + [Element("Unique.")]
+    drafts = chunk_elements(elements, title="T", count_tokens=words, max_tokens=12)
+    texts = [(d.section, d.text) for d in drafts]
+    assert len(texts) == len(set(texts)) and any("Unique." in t for _, t in texts)

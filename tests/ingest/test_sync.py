@@ -368,3 +368,20 @@ def test_a_file_replaced_by_a_link_out_of_the_folder_is_removed_by_the_next_sync
     assert report.removed == [source] and [p for p, _ in report.skipped] == [source]
     assert source not in {d.source for d in container.catalog.documents()}
     assert_consistent(container)
+
+
+def test_a_file_of_one_repeated_line_does_not_hide_other_documents(tmp_path: Path) -> None:
+    """Hundreds of identical chunk vectors trap the vector index's graph search among
+    themselves (every other document vanished from dense search): repeats are indexed once."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "handbook.md").write_text("# Leave\n\nFull-time staff receive 28 days of annual leave.")
+    container = hashing_container(tmp_path)
+    assert build_ingestor(container).ingest(docs).ok
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    (noise / "one-line.txt").write_text("word " * 60_000)
+    report = build_ingestor(container).ingest(noise)
+    assert report.ok and report.chunks <= 3
+    hits = container.retriever.search("days of annual leave for full-time staff", 5, method="dense")
+    assert hits and hits[0].chunk.source.endswith("handbook.md")

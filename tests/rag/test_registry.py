@@ -100,7 +100,7 @@ def test_settings_refuse_servers_outside_loopback_unless_allowed() -> None:
             network={"outbound_hosts": ["gpu.corp"]},
         )
         assert getattr(getattr(allowed, section), field) == "http://gpu.corp:8000/v1"
-    with pytest.raises(ConfigurationError, match="auth.oidc.jwks_url"):
+    with pytest.raises(ConfigurationError, match=r"auth\.oidc\.jwks_url"):
         load_settings(auth={"oidc": {"issuer": "x", "jwks_url": "https://sso.corp/jwks"}})
     with pytest.raises(ConfigurationError, match="http"):
         load_settings(generator={"base_url": "file:///etc/passwd"})
