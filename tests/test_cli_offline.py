@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,7 @@ def _ragstead(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
             "strace",
             "-f",
             "-qq",
+            "--seccomp-bpf",  # stops the process only at connect(): far less overhead
             "-e",
             "trace=connect",
             "-o",
@@ -124,3 +126,98 @@ def test_cli_errors_are_clear(guarded_env: dict[str, str], tmp_path: Path) -> No
     odd.write_text("hello")
     unsupported = _ragstead(guarded_env, "ingest", str(odd))
     assert unsupported.returncode == 1 and "unsupported" in unsupported.stderr
+
+
+def _page_assets(html: str) -> list[str]:
+    import re
+
+    return re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+
+
+@pytest.mark.slow
+def test_the_server_never_leaves_the_machine(guarded_env: dict[str, str], tmp_path: Path) -> None:
+    """`ragstead serve` (real models) under the same guard and strace, driven through every
+    kind of route: answers, search, chat, the OpenAI endpoint, documents and their files, an
+    upload and its job, collections, metrics, MCP, the web page and its assets, /docs. No
+    connection leaves loopback, and no page names an asset elsewhere."""
+    import asyncio
+    import re
+    import time
+
+    import httpx
+
+    from tests.api.test_mcp import session
+
+    assert _ragstead(guarded_env, "ingest", str(EXAMPLES)).returncode == 0
+    made = _ragstead(guarded_env, "keys", "create", "--name", "egress", "--scopes",
+                     "read,write,admin", "--json")  # fmt: skip
+    key = json.loads(made.stdout)["key"]
+    port = _free_port()
+    cmd = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port)]
+    strace = shutil.which("strace")
+    if strace:
+        cmd = [strace, "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect", "-o",
+               guarded_env["RAGSTEAD_EGRESS_LOG"] + ".strace", *cmd]  # fmt: skip
+    server = subprocess.Popen(cmd, env=guarded_env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {key}"}
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        with httpx.Client(base_url=base, headers=auth, timeout=300) as c:
+            question = {"question": "How many days of annual leave do full-time employees get?"}
+            assert c.post("/v1/query", json=question).status_code == 200
+            assert c.post("/v1/query", json={**question, "mode": "generative"}).status_code == 200
+            assert c.post("/v1/query", json={**question, "stream": True}).status_code == 200
+            assert c.post("/v1/retrieve", json=question).status_code == 200
+            chat = {"messages": [{"role": "user", "content": question["question"]}]}
+            assert c.post("/v1/chat", json=chat).status_code == 200
+            assert (
+                c.post("/v1/chat/completions", json={"model": "ragstead", **chat}).status_code
+                == 200
+            )
+            docs = c.get("/v1/documents").json()["documents"]
+            assert c.get(f"/v1/documents/{docs[0]['id']}").status_code == 200
+            assert c.get(f"/v1/documents/{docs[0]['id']}/file").status_code == 200
+            upload = c.post(
+                "/v1/documents", files={"files": ("memo.md", b"# Memo\n\nThe lift is left.")}
+            )
+            assert upload.status_code == 202
+            job = upload.json()["job_id"]
+            while c.get(f"/v1/jobs/{job}").json()["status"] in ("queued", "running"):
+                time.sleep(0.3)
+            assert c.get("/v1/collections").status_code == 200
+            assert c.get("/metrics").status_code == 200
+            pages = {path: c.get(path) for path in ("/", "/docs", "/openapi.json")}
+            assert all(r.status_code == 200 for r in pages.values())
+            for html in (pages["/"].text, pages["/docs"].text):
+                for asset in _page_assets(html):
+                    assert not re.match(r"^(https?:)?//", asset), asset  # nothing from elsewhere
+                    if asset.startswith("/"):
+                        assert c.get(asset).status_code == 200, asset
+        replies = asyncio.run(session(f"{base}/mcp/", key))
+        assert replies["tools"] == {"search", "ask", "list_documents"}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # strace and the server it traces
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    log = Path(guarded_env["RAGSTEAD_EGRESS_LOG"])
+    assert not log.exists() or log.read_text() == "", log.read_text()
+    assert _strace_egress(guarded_env) == []
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from rag.errors import StoreError
@@ -26,7 +26,13 @@ class SqliteDatabase:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the data directory {path.parent}: {exc.strerror or exc}",
+                hint="set RAGSTEAD_DATA_DIR (or data_dir) to a folder this user may write",
+            ) from exc
         self._local = threading.local()
         self._write_lock = threading.Lock()
 
@@ -59,10 +65,22 @@ class SqliteDatabase:
             self._local.depth = 1
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
                 conn.execute("COMMIT")
+            except BaseException as exc:
+                _rollback(conn)
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(
+                        f"writing to the index at {self.path} failed: {exc}",
+                        hint="the disk may be full or the data directory not writable: fix"
+                        " that, then run the same command again (nothing was half-written)",
+                    ) from exc
+                raise
             finally:
                 self._local.depth = 0
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction (SQLite may have rolled it back itself, on a full disk)."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")

@@ -154,7 +154,18 @@ def chroma_errors(action: str) -> Iterator[None]:
     except StoreError:
         raise
     except Exception as exc:
-        raise StoreError(f"Chroma {action} failed: {exc}") from exc
+        text = str(exc).lower()
+        hint = None
+        if any(sign in text for sign in _DISK_TROUBLE):
+            hint = (
+                "the disk may be full or the data directory not writable: free space (or fix"
+                " its permissions), then run the same command again; what was half-written is"
+                " journalled and cleaned up then"
+            )
+        raise StoreError(f"Chroma {action} failed: {exc}", hint=hint) from exc
+
+
+_DISK_TROUBLE = ("disk i/o error", "no space", "file too large", "read-only", "readonly")
 
 
 class ChromaStore:
