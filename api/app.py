@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -30,6 +31,7 @@ from api.routes import (
     uploads,
 )
 from api.state import AppState
+from api.tracing import build_tracer
 from api.web import PageHeaders, install_web
 from rag.container import Container
 from rag.settings import Settings, load_settings
@@ -40,6 +42,7 @@ def create_app(
     *,
     settings: Settings | None = None,
     load_in_background: bool = True,
+    span_exporter: Any = None,
 ) -> FastAPI:
     """The app; models load in a background thread and /healthz turns 200 when they are ready."""
     container = container or Container(settings or load_settings())
@@ -97,7 +100,8 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(TrustedHosts, hosts=trusted_hosts(api))  # checked first
-    app.add_middleware(RequestContext, metrics=app.state.metrics)  # ids even on refusals
+    tracer = build_tracer(container.settings, span_exporter)  # None unless a collector is named
+    app.add_middleware(RequestContext, metrics=app.state.metrics, tracer=tracer)
     install_docs(app)
     app.include_router(health.router)
     app.include_router(query.router)

@@ -52,9 +52,10 @@ def route_of(scope: dict[str, Any]) -> str:
 class RequestContext:
     """Request id in, request id out, one log line and the metrics of every HTTP request."""
 
-    def __init__(self, app: Any, metrics: Metrics | None = None) -> None:
+    def __init__(self, app: Any, metrics: Metrics | None = None, tracer: Any = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.tracer = tracer  # OpenTelemetry (api.tracing), None when tracing is off
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -73,11 +74,21 @@ class RequestContext:
                 message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
             await send(message)
 
+        span = None
+        if self.tracer is not None:
+            span = self.tracer.start_span(f"{scope.get('method', '')} request")
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
             route, method = route_of(scope), str(scope.get("method", ""))
+            if span is not None:
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.request.method", method)
+                span.set_attribute("http.response.status_code", status[0])
+                span.set_attribute("ragstead.request_id", rid)
+                span.end()
             state = scope.get("state") or {}
             if self.metrics is not None:
                 self.metrics.observe_request(route, method, status[0], seconds)

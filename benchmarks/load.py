@@ -132,6 +132,10 @@ def drive(
             "peak": round(max(rss)),
             "end": round(rss[-1]),
             "median": round(statistics.median(rss)),
+            # flat once warm: the growth over the second half of the run
+            "second_half_growth": round(rss[-1] - rss[len(rss) // 2]),
+            "last_20_samples_range": round(max(rss[-20:]) - min(rss[-20:])),
+            "series": [round(x) for x in rss],
         }
     return report
 
@@ -168,13 +172,12 @@ def main(argv: list[str] | None = None) -> None:
         run = [sys.executable, "-m", "api.cli"]
         subprocess.run([*run, "ingest", "examples/docs"], env=env, cwd=ROOT, check=True,
                        capture_output=True)  # fmt: skip
-        keys = []
-        for n in range(args.retrieve_clients + args.query_clients):
-            made = subprocess.run(
-                [*run, "keys", "create", "--name", f"load-{n}", "--json"],
-                env=env, cwd=ROOT, check=True, capture_output=True, text=True,
-            )  # fmt: skip
-            keys.append(__import__("json").loads(made.stdout)["key"])
+        from api.auth.keys import KeyStore
+        from rag.settings import load_settings
+
+        store = KeyStore(load_settings(data_dir=data).auth_path)
+        clients = args.retrieve_clients + args.query_clients
+        keys = [store.create(f"load-{n}").key for n in range(clients)]  # a user each
         port = free_port()
         server = _serve(data, port)
         try:

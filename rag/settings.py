@@ -289,6 +289,15 @@ class ApiSettings(BaseModel):
     )
 
 
+class ObservabilitySettings(BaseModel):
+    """Traces (OpenTelemetry), off unless a collector on the premises is named."""
+
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/gRPC collector, e.g. http://127.0.0.1:4317; None = no traces"
+    )
+    service_name: str = "ragstead"
+
+
 class NetworkSettings(BaseModel):
     """The servers this process may contact (``rag.outbound``)."""
 
@@ -327,6 +336,7 @@ class Settings(BaseSettings):
     answers: AnswerSettings = AnswerSettings()
     chat: ChatSettings = ChatSettings()
     network: NetworkSettings = NetworkSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @model_validator(mode="after")
     def _outbound_urls_allowed(self) -> Settings:
@@ -338,6 +348,7 @@ class Settings(BaseSettings):
             ("generator.base_url", self.generator.base_url),
             ("auth.oidc.jwks_url", self.auth.oidc.jwks_url),
             ("store.chroma_host", self.store.chroma_host),
+            ("observability.otlp_endpoint", self.observability.otlp_endpoint),
         ):
             if url:
                 try:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +21,7 @@ from api.cli.common import (
     out,
     terminal_safe,
 )
-from rag.errors import AuthenticationError, RagsteadError
+from rag.errors import AuthenticationError, ConfigurationError, RagsteadError
 from rag.types import Answer
 
 Mode = Annotated[
@@ -164,6 +165,14 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default 8000, or $PORT)")] = None,
     data_dir: DataDir = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="server processes; more than 1 needs server mode (store.chroma_host)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs)."""
     import os
@@ -174,6 +183,7 @@ def serve(
     from api.auth.identify import check_bind
     from api.cli.running_server import noted_server
     from api.request_log import configure_logging
+    from api.serve_lock import serve_lock
 
     try:
         container = container_for(data_dir)
@@ -188,14 +198,33 @@ def serve(
         check_bind(container.settings, s.host)
     except RagsteadError as exc:
         fail(exc)
-    with noted_server(container.settings.data_dir, s.host, bind_port):  # for `ragstead ask`
-        # auth.proxy trusts the connection's own address, never one an X-Forwarded-For names
-        uvicorn.run(
-            create_app(container),
-            host=s.host,
-            port=bind_port,
-            log_level="info",
-            log_config=None,  # uvicorn's loggers go through configure_logging's handler
-            access_log=False,  # api.request_log writes one line per request, with its id
-            proxy_headers=not container.settings.auth.proxy.enabled,
+    server_mode = bool(container.settings.store.chroma_host)
+    if workers > 1 and not server_mode:
+        fail(
+            ConfigurationError(
+                f"--workers {workers} needs server mode: the embedded stores (SQLite and Chroma's"
+                " local files) take one server process",
+                hint="serve with one worker (it answers requests on a thread pool), or point"
+                " store.chroma_host at a `chroma run` server",
+            )
         )
+    options: dict[str, Any] = {
+        "host": s.host,
+        "port": bind_port,
+        "log_level": "info",
+        "log_config": None,  # uvicorn's loggers go through configure_logging's handler
+        "access_log": False,  # api.request_log writes one line per request, with its id
+        # auth.proxy trusts the connection's own address, never one an X-Forwarded-For names
+        "proxy_headers": not container.settings.auth.proxy.enabled,
+    }
+    lock = contextlib.nullcontext() if server_mode else serve_lock(container.settings.data_dir)
+    try:
+        with lock, noted_server(container.settings.data_dir, s.host, bind_port):
+            if workers > 1:  # each worker process builds its app from the same settings
+                os.environ["RAGSTEAD_DATA_DIR"] = str(container.settings.data_dir)
+                os.environ["RAGSTEAD_API__HOST"] = s.host
+                uvicorn.run("api.app:create_app", factory=True, workers=workers, **options)
+            else:
+                uvicorn.run(create_app(container), **options)
+    except RagsteadError as exc:
+        fail(exc)

@@ -131,3 +131,40 @@ def test_two_apps_in_one_process_keep_their_own_metrics(tmp_path: Path) -> None:
         line = 'ragstead_http_requests_total{method="GET",route="/v1/documents",status="200"}'
         assert line in a.get("/metrics", headers=h1["admin"]).text
         assert line not in b.get("/metrics", headers=h2["admin"]).text
+
+
+def test_traces_are_off_by_default_and_a_span_per_request_when_an_exporter_is_given(
+    tmp_path: Path,
+) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from api.tracing import build_tracer
+    from rag.errors import ConfigurationError
+    from rag.settings import load_settings
+
+    assert build_tracer(load_settings(data_dir=tmp_path)) is None  # nothing leaves by default
+    with pytest.raises(ConfigurationError, match=r"observability\.otlp_endpoint"):
+        load_settings(observability={"otlp_endpoint": "http://collector.example.com:4317"})
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "leave.md").write_text("# Leave\n\nFull-time staff receive 28 days of annual leave.")
+    container = Container(
+        Settings(data_dir=tmp_path / "data"), embedder=HashingEmbedder(), generator=EchoGenerator()
+    )
+    assert build_ingestor(container).ingest(docs).ok
+    key = KeyStore(container.settings.auth_path).create("r").key
+    exporter = InMemorySpanExporter()
+    app = create_app(container, load_in_background=False, span_exporter=exporter)
+    with TestClient(app, base_url=LOCAL) as client:
+        r = client.post(
+            "/v1/query",
+            json={"question": QUESTION},
+            headers={"Authorization": f"Bearer {key}", "X-Request-ID": "trace-me"},
+        )
+        assert r.status_code == 200
+    spans = [s for s in exporter.get_finished_spans() if s.name == "POST /v1/query"]
+    assert len(spans) == 1
+    attributes = dict(spans[0].attributes or {})
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["ragstead.request_id"] == "trace-me"
+    assert "annual leave" not in str(attributes)
