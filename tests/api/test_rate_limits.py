@@ -158,3 +158,37 @@ def test_cors_is_off_by_default_and_allows_only_the_named_origins(tmp_path: Path
         assert r.headers["access-control-allow-origin"] == "https://intranet.example.com"
         evil = client.options("/v1/query", headers={**preflight, "Origin": "https://evil.test"})
         assert "access-control-allow-origin" not in evil.headers
+
+
+def test_an_upload_during_a_cli_ingestion_waits_for_it_and_then_lands(tmp_path: Path) -> None:
+    """The CLI holds the ingestion lock (as `ragstead sync` does while it runs): the upload's
+    job waits instead of failing, and is indexed once the lock is free."""
+    from ingest.manifest import IngestLock
+
+    app, auth = _app(tmp_path)
+    container = app.state.ragstead.container
+    lock = build_ingestor(container).lock_path
+    with TestClient(app, base_url=LOCAL) as client:
+        headers = {"Authorization": auth["a"]}
+        with IngestLock(lock):
+            r = client.post(
+                "/v1/documents",
+                files={"files": ("memo.md", b"# Memo\n\nThe lift is on the left.", "text/plain")},
+                headers=headers,
+            )
+            assert r.status_code == 202
+            job = r.json()["job_id"]
+            for _ in range(100):  # until the runner has taken it up and met the lock
+                if client.get(f"/v1/jobs/{job}", headers=headers).json()["status"] != "queued":
+                    break
+                threading.Event().wait(0.05)
+            assert client.get(f"/v1/jobs/{job}", headers=headers).json()["status"] == "running"
+        for _ in range(600):
+            status = client.get(f"/v1/jobs/{job}", headers=headers).json()["status"]
+            if status not in ("queued", "running"):
+                break
+            threading.Event().wait(0.05)
+        assert status == "succeeded"
+        question = {"question": "Where is the lift?"}
+        found = client.post("/v1/retrieve", json=question, headers=headers)
+        assert any("lift" in p["text"] for p in found.json()["passages"])
