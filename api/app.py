@@ -28,6 +28,7 @@ from api.routes import (
     openai_compat,
     query,
     retrieve,
+    sources,
     uploads,
 )
 from api.state import AppState
@@ -56,10 +57,12 @@ def create_app(
         else:
             state.load_models()
         state.runner.start()
+        state.scheduler.start()
         try:
             async with mcp.running():
                 yield
         finally:
+            state.scheduler.stop()
             state.runner.stop()
 
     app = FastAPI(
@@ -112,6 +115,7 @@ def create_app(
     app.include_router(uploads.router)
     app.include_router(collections.router)
     app.include_router(keys.router)
+    app.include_router(sources.router)
     app.include_router(metrics.router)
     app.mount("/mcp", mcp)
     install_web(app)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from api.auth.identify import Authenticator
 from api.auth.principal import Principal
 from api.jobs import JobRunner, JobStore
+from ingest.sources import SourceScheduler, SourceStore, SourceSyncer
 from rag.collections import CollectionSet
 from rag.container import Container
 from rag.errors import NotFoundError, RagsteadError
@@ -25,6 +26,9 @@ class AppState:
     jobs: JobStore
     runner: JobRunner
     collections: CollectionSet
+    #: registered folders kept in sync (``ingest.sources``); the scheduler runs with the app.
+    sources: SourceSyncer
+    scheduler: SourceScheduler
     ready: threading.Event = field(default_factory=threading.Event)
     load_error: str | None = None
     #: uploads being received now (touched only on the event loop: the upload route is async).
@@ -44,12 +48,17 @@ class AppState:
         """The state of an app over ``container`` (the default collection)."""
         collections = CollectionSet(container)
         jobs = JobStore(container.settings.jobs_path)
+        sources = SourceSyncer(
+            SourceStore(container.settings.data_dir / "sources.sqlite3"), collections.container
+        )
         return cls(
             container,
             Authenticator(container.settings),
             jobs,
             JobRunner(jobs, collections),
             collections,
+            sources,
+            SourceScheduler(sources),
         )
 
     def load_models(self) -> None:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import admin_cmds, ask_cmds, audit_cmds, eval_cmds, ingest_cmds, keys_cmds, mcp_cmds
+from api.cli import (
+    admin_cmds,
+    ask_cmds,
+    audit_cmds,
+    eval_cmds,
+    ingest_cmds,
+    keys_cmds,
+    mcp_cmds,
+    sources_cmds,
+)
 
 app = typer.Typer(
     help="Ragstead: ask questions of your own documents, offline.", no_args_is_help=True
@@ -21,6 +30,7 @@ app.command()(admin_cmds.restore)
 app.add_typer(eval_cmds.eval_app, name="eval")
 app.add_typer(keys_cmds.keys_app, name="keys")
 app.add_typer(audit_cmds.audit_app, name="audit")
+app.add_typer(sources_cmds.sources_app, name="sources")
 
 
 def main() -> None:

@@ -1,0 +1,65 @@
+"""Continuous sources over REST (scope ``admin``: a source is a folder on the server).
+
+``GET /v1/sources`` lists them with their last run; ``POST /v1/sources`` registers a folder
+(``{"path", "collection", "groups", "every"}``); ``POST /v1/sources/{id}/sync`` runs one now;
+``DELETE /v1/sources/{id}`` removes it and its documents. The running server syncs each on its
+interval and when files change under it (``ingest.sources``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.deps import PrincipalDep, StateDep
+from ingest.sources import parse_every
+from rag.collections import check_name
+
+router = APIRouter(prefix="/v1", tags=["sources"])
+
+
+class SourceIn(BaseModel):
+    """A folder to keep in sync."""
+
+    path: str = Field(..., min_length=1, max_length=4096, description="a folder on the server")
+    collection: str = Field("default", max_length=64)
+    groups: list[str] = Field(default_factory=list, max_length=64)
+    every: str = Field("15m", max_length=16, description="interval: 30s, 15m, 1h, 1d")
+
+
+@router.get("/sources")
+def list_sources(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Every source and how its last sync went."""
+    principal.require("admin")
+    return {"sources": [s.to_dict() for s in state.sources.store.list()]}
+
+
+@router.post("/sources", status_code=201)
+def add_source(body: SourceIn, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Register a folder; the server syncs it at once and then on its interval."""
+    from pathlib import Path
+
+    principal.require("admin")
+    name = check_name(body.collection)
+    state.container_for(name, principal)  # the collection exists
+    source = state.sources.store.add(
+        Path(body.path), collection=name, groups=body.groups, every_s=parse_every(body.every)
+    )
+    return source.to_dict()
+
+
+@router.post("/sources/{source_id}/sync")
+def sync_source(source_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Sync one source now and return how it went."""
+    principal.require("admin")
+    return state.sources.run(state.sources.store.get(source_id)).to_dict()
+
+
+@router.delete("/sources/{source_id}")
+def remove_source(source_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Forget a source and remove its documents."""
+    principal.require("admin")
+    source, removed = state.sources.remove(source_id)
+    return {"removed": source.to_dict(), "documents_removed": removed}
