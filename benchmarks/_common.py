@@ -85,3 +85,20 @@ def cpu_facts() -> dict[str, Any]:
         "amx_bf16": "amx_bf16" in names,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def wait_ready(base_url: str, timeout_s: float = 300.0) -> None:
+    """Return once ``base_url``'s /healthz answers 200 (RuntimeError after ``timeout_s``)."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server at {base_url} did not become ready in {timeout_s:.0f} s")

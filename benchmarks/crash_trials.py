@@ -37,6 +37,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages, not benchmarks/*.py
+
+from benchmarks._common import wait_ready  # noqa: E402
+
 WORDS = "ledger quartz harbour falcon meadow copper lantern orchid summit velvet".split()
 
 
@@ -116,18 +119,6 @@ def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_ready(base: str, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not become ready")
-
-
 def admin_key(data: Path) -> str:
     """A new admin key for ``data``."""
     import json
@@ -151,7 +142,7 @@ def upload_trial(
     auth = {"Authorization": f"Bearer {key}"}
     server = _serve(data, port)
     try:
-        _wait_ready(base)
+        wait_ready(base)
         names = [f"upload{n:03d}-{i}.md" for i in range(6)]
         files = [("files", (name, _doc_text(name[:-3], 0).encode(), "text/markdown"))
                  for name in names]  # fmt: skip
@@ -166,7 +157,7 @@ def upload_trial(
             server.wait()
     server = _serve(data, port)
     try:
-        _wait_ready(base)
+        wait_ready(base)
         deadline = time.monotonic() + 300
         status = ""
         while time.monotonic() < deadline:

@@ -155,8 +155,8 @@ def still_answers(client: httpx.Client) -> dict[str, bool]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run every case through the CLI, then through a running server; print and write JSON."""
-    from benchmarks._common import cpu_facts, write
-    from benchmarks.crash_trials import _serve, _wait_ready, admin_key
+    from benchmarks._common import cpu_facts, wait_ready, write
+    from benchmarks.crash_trials import _serve, admin_key
     from benchmarks.serve_startup import free_port
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         server = _serve(data, port)
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_ready(base)
+            wait_ready(base)
             auth = {"Authorization": f"Bearer {admin_key(data)}"}
             with httpx.Client(base_url=base, headers=auth, timeout=600) as client:
                 results += run_uploads(client, folder, expected)

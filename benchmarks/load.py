@@ -32,14 +32,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages, not benchmarks/*.py
-QUESTIONS = [
-    "How many days of annual leave do full-time employees get?",
-    "What is the minimum password length?",
-    "How much is Insight Pro per user and month?",
-    "Who approves expenses above 2,500 EUR?",
-    "How long is the probation period?",
-    "What happens to unused leave at the end of the year?",
-]
+
+from benchmarks._common import wait_ready  # noqa: E402
+from benchmarks.serve_startup import QUESTIONS  # noqa: E402
+
 BACKPRESSURE = {429, 503}
 
 
@@ -182,13 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         server = _serve(data, port)
         try:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.5)
+            wait_ready(base)
             proc = psutil.Process(server.pid)
             report = drive(
                 base,

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks._common import DEFAULT_DATA, ROOT, write
+from benchmarks._common import DEFAULT_DATA, ROOT, wait_ready, write
 
 
 def cpu() -> dict[str, object]:
@@ -97,15 +97,7 @@ class Server:
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError("the server did not become ready in 300 s")
+        wait_ready(self.url)
 
     def upload(self, files: list[tuple[str, bytes]]) -> str:
         r = httpx.post(

@@ -445,3 +445,17 @@ def load_settings(**overrides: object) -> Settings:
             f"invalid settings: {problems}",
             hint="check ragstead.yaml and RAGSTEAD_* environment variables",
         ) from exc
+
+
+def make_folder(path: Path) -> None:
+    """Create ``path`` and its parents; ConfigurationError, saying what to do, if it cannot be
+    (a parent that is a file, no permission, a read-only disk)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from rag.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"cannot create the data directory {path}: {exc.strerror or exc}",
+            hint="set RAGSTEAD_DATA_DIR (or --data-dir) to a folder this user may write",
+        ) from exc

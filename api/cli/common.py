@@ -67,20 +67,12 @@ def container_for(
     that does not exist is NotFoundError, unless ``create`` (ingestion) makes it."""
     from rag.collections import CollectionSet, check_name
     from rag.container import Container
-    from rag.settings import load_settings
+    from rag.settings import load_settings, make_folder
 
     overrides: dict[str, object] = {"data_dir": data_dir} if data_dir else {}
     settings = load_settings(**overrides)
     name = check_name(collection or settings.collection)
-    try:  # every command writes there (the index, the server note, the audit log)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        from rag.errors import ConfigurationError
-
-        raise ConfigurationError(
-            f"cannot create the data directory {settings.data_dir}: {exc.strerror or exc}",
-            hint="set RAGSTEAD_DATA_DIR (or --data-dir) to a folder this user may write",
-        ) from exc
+    make_folder(settings.data_dir)  # every command writes there (index, server note, audit)
     base = Container(settings.for_collection("default"))
     collections = CollectionSet(base)
     if create and not collections.exists(name):

@@ -19,6 +19,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from rag.errors import StoreError
+from rag.settings import make_folder
 
 
 class SqliteDatabase:
@@ -26,13 +27,7 @@ class SqliteDatabase:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the data directory {path.parent}: {exc.strerror or exc}",
-                hint="set RAGSTEAD_DATA_DIR (or data_dir) to a folder this user may write",
-            ) from exc
+        make_folder(path.parent)
         self._local = threading.local()
         self._write_lock = threading.Lock()
 
