@@ -61,7 +61,11 @@ def guarded_env(tmp_path: Path, model_cache: Path) -> dict[str, str]:
     guard_dir.mkdir()
     (guard_dir / "sitecustomize.py").write_text(GUARD)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGSTEAD_")}
+    for private in ("home", "tmp"):  # where a process might leave traces outside its data dir
+        (tmp_path / private).mkdir()
     env.update(
+        HOME=str(tmp_path / "home"),
+        TMPDIR=str(tmp_path / "tmp"),
         PYTHONPATH=f"{guard_dir}{os.pathsep}{ROOT}",
         RAGSTEAD_EGRESS_LOG=str(tmp_path / "egress.log"),
         RAGSTEAD_DATA_DIR=str(tmp_path / "data"),
@@ -213,6 +217,12 @@ def test_the_server_never_leaves_the_machine(guarded_env: dict[str, str], tmp_pa
     log = Path(guarded_env["RAGSTEAD_EGRESS_LOG"])
     assert not log.exists() or log.read_text() == "", log.read_text()
     assert _strace_egress(guarded_env) == []
+    # nothing of the documents, the upload or the questions outside the data directory
+    for private in ("HOME", "TMPDIR"):
+        for path in Path(guarded_env[private]).rglob("*"):
+            if path.is_file():
+                text = path.read_bytes()
+                assert b"annual leave" not in text and b"lift is on the left" not in text, path
 
 
 def _free_port() -> int:
