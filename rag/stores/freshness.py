@@ -91,6 +91,12 @@ class Freshness:
                 if self._users == 0:
                     self._cond.notify_all()
 
+    def invalidate(self) -> None:
+        """Reopen before the next operation, whatever the version says (a read that met
+        another process's write half-way)."""
+        with self._cond:
+            self._seen = None
+
     def _refresh(self) -> None:
         with self._cond:
             if self._version.read() == self._seen:

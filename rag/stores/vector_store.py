@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -123,14 +124,27 @@ def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
+_READ_RETRIES = 3
+
+
 def _current(*, writes: bool = False) -> Callable[[_Method], _Method]:
     """Run a ChromaStore method on a client that sees other processes' writes (local only)."""
 
     def decorate(method: _Method) -> _Method:
         @functools.wraps(method)
         def wrapper(self: ChromaStore, *args: Any, **kwargs: Any) -> Any:
-            with self._access(writes=writes):
-                return method(self, *args, **kwargs)
+            for attempt in range(_READ_RETRIES + 1):
+                try:
+                    with self._access(writes=writes):
+                        return method(self, *args, **kwargs)
+                except StoreError:
+                    # Another process wrote while this read ran on the old segments ("Error
+                    # finding id"): read again on a reopened client; writes are not retried.
+                    if writes or self._freshness is None or attempt == _READ_RETRIES:
+                        raise
+                    self._freshness.invalidate()
+                    time.sleep(0.05 * (attempt + 1))
+            raise AssertionError("unreachable")
 
         return wrapper  # type: ignore[return-value]
 
