@@ -120,6 +120,11 @@ class IngestSettings(BaseModel):
     embed_batch: int = Field(256, ge=1, description="chunks embedded and written together")
     worker_nice: int = Field(10, ge=0, le=19, description="parse processes yield to the embedder")
     groups: list[str] = Field(default_factory=list, description="default access groups")
+    source_roots: list[Path] = Field(
+        default_factory=list,
+        description="folders under which POST /v1/sources may register a source (none: the API"
+        " registers none; `ragstead sources add` on the server may register any folder)",
+    )
 
 
 class RetrievalSettings(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from api.deps import PrincipalDep, StateDep
 from ingest.sources import parse_every
 from rag.collections import check_name
+from rag.errors import PermissionDeniedError
 
 router = APIRouter(prefix="/v1", tags=["sources"])
 
@@ -44,8 +45,16 @@ def add_source(body: SourceIn, state: StateDep, principal: PrincipalDep) -> dict
     principal.require("admin")
     name = check_name(body.collection)
     state.container_for(name, principal)  # the collection exists
+    folder = Path(body.path).expanduser().resolve()
+    roots = [Path(r).expanduser().resolve() for r in state.container.settings.ingest.source_roots]
+    if not any(folder == root or root in folder.parents for root in roots):
+        raise PermissionDeniedError(
+            f"{body.path} is not under a folder the API may register sources in",
+            hint="list the allowed folders in ingest.source_roots"
+            " (RAGSTEAD_INGEST__SOURCE_ROOTS), or use `ragstead sources add` on the server",
+        )
     source = state.sources.store.add(
-        Path(body.path), collection=name, groups=body.groups, every_s=parse_every(body.every)
+        folder, collection=name, groups=body.groups, every_s=parse_every(body.every)
     )
     return source.to_dict()
 

@@ -102,8 +102,12 @@ def test_the_scheduler_syncs_a_new_file_when_the_file_system_says_so(tmp_path: P
 
 
 def test_sources_over_the_api_need_admin_and_show_failures(tmp_path: Path) -> None:
-    container = _container(tmp_path)
     share = _share(tmp_path)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        ingest=IngestSettings(workers=0, source_roots=[tmp_path]),  # the API registers only here
+    )
+    container = Container(settings, embedder=HashingEmbedder(dim=64), generator=EchoGenerator())
     store = KeyStore(container.settings.auth_path)
     admin = {"Authorization": f"Bearer {store.create('ops', scopes=['admin']).key}"}
     reader = {"Authorization": f"Bearer {store.create('r', scopes=['read', 'write']).key}"}
@@ -123,6 +127,9 @@ def test_sources_over_the_api_need_admin_and_show_failures(tmp_path: Path) -> No
         assert listed["failures"] == 1 and listed["last_error"] == failed["last_error"]
         bad = client.post("/v1/sources", json={"path": str(tmp_path / "nope")}, headers=admin)
         assert bad.status_code == 400 and bad.json()["error"]["type"] == "InvalidRequestError"
+        for outside in ("/", "/etc", str(tmp_path / ".." / "..")):
+            refused = client.post("/v1/sources", json={"path": outside}, headers=admin)
+            assert refused.status_code == 403, outside
         gone = client.delete(f"/v1/sources/{source['id']}", headers=admin).json()
         assert gone["documents_removed"] == 2
         assert client.get("/v1/sources", headers=admin).json()["sources"] == []
