@@ -54,7 +54,7 @@ def _out(record: DocumentRecord, pages: int | None, view: SourceView, **extra: A
         groups=list(record.groups),
         labels={str(k): str(v) for k, v in labels.items()},
         status=record.status,
-        error=record.error,
+        error=record.error and record.error.replace(record.source, view.source(record.source)),
         pages=pages,
         chunks=record.n_chunks,
         size=record.size,
