@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 
 def postgres_bin() -> Path | None:
     """The folder of PostgreSQL's server programs, newest version first (None if absent)."""
@@ -76,3 +78,12 @@ def fresh_database(url: str) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server on 127.0.0.1 for the session: its maintenance database's URL."""
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with postgres_server() as url:
+        yield url

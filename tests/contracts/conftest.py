@@ -54,12 +54,4 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         log.close()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL server on 127.0.0.1 for the session: its maintenance database's URL."""
-    from tests.pg_server import postgres_bin, postgres_server
-
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    with postgres_server() as url:
-        yield url
+from tests.pg_server import postgres_url  # noqa: E402, F401  (session fixture)
