@@ -1,4 +1,4 @@
-"""A ``LexicalIndex`` in PostgreSQL: ``tsvector`` under a GIN index, ranked by ``ts_rank_cd``.
+"""A ``LexicalIndex`` in PostgreSQL: ``tsvector`` under a GIN index, ranked by ``ts_rank``.
 
 Server mode's keyword index: several API processes and ingestion workers on different hosts
 share it. It owns one table, ``lexical_chunks``, that holds each chunk's filter columns beside
@@ -142,16 +142,16 @@ class PostgresLexicalIndex:
         title_weight: float = 2.0,
         context_weight: float = 0.5,
     ) -> list[tuple[str, float]]:
-        """``k`` best chunk ids by ``ts_rank_cd`` (higher is better), filtered in SQL."""
+        """``k`` best chunk ids by ``ts_rank`` (higher is better), filtered in SQL."""
         terms = query_terms(question)
         if not terms:
             return []
         query = " || ".join(["plainto_tsquery('ragstead', %s)"] * len(terms))
         where_sql, where_params = pg_where(filters, "c") if filters is not None else ("", [])
-        top = max(title_weight, 1.0, context_weight)  # ts_rank_cd takes weights up to 1
+        top = max(title_weight, 1.0, context_weight)  # ts_rank takes weights up to 1
         weights = [context_weight / top, 0.0, 1.0 / top, title_weight / top]  # D, C, B, A
         sql = (
-            f"SELECT c.id, ts_rank_cd(%s::float4[], c.tsv, q) AS s FROM lexical_chunks c,"
+            f"SELECT c.id, ts_rank(%s::float4[], c.tsv, q) AS s FROM lexical_chunks c,"
             f" ({'SELECT ' + query}) AS t(q) WHERE c.tsv @@ q"
             + (f" AND ({where_sql})" if where_sql else "")
             + " ORDER BY s DESC, c.id LIMIT %s"
