@@ -63,3 +63,20 @@ def test_every_process_sees_every_change(
     for api in (api_a, api_b):
         assert api.retriever.retrieve("annual leave days", 3) == []
         assert api.lexical_index.count() == 0
+
+
+def test_collections_keep_their_own_keyword_index(
+    tmp_path: Path,
+    postgres_url: str,  # noqa: F811
+    chroma_server: tuple[str, int],  # noqa: F811
+) -> None:
+    settings = server_settings(tmp_path / "data", fresh_database(postgres_url), chroma_server)
+    default = Container(settings, embedder=HashingEmbedder())
+    hr = Container(settings.for_collection("hr"), embedder=HashingEmbedder())
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pay.md").write_text("# Pay\n\nSalaries are paid on the 25th of each month.\n")
+    Ingestor(hr.embedder, hr.vector_store, hr.catalog, workers=1).ingest(docs)
+    assert hr.lexical_index.count() == 1
+    assert default.lexical_index.count() == 0
+    assert default.lexical_index.search("salaries paid", 5) == []

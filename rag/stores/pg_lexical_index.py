@@ -1,11 +1,12 @@
 """A ``LexicalIndex`` in PostgreSQL: ``tsvector`` under a GIN index, ranked by ``ts_rank``.
 
-Server mode's keyword index: several API processes and ingestion workers on different hosts
-share it. It owns one table, ``lexical_chunks``, that holds each chunk's filter columns beside
-its weighted ``tsvector`` (title and section path ``A``, text ``B``, neighbouring chunks ``D``),
-so a filtered search runs in one query. Words are stemmed by an English Snowball dictionary
-without a stop-word list (as SQLite's porter tokenizer): the question's stop words are dropped
-in Python, by the same rule as the SQLite index, and kept where the question has nothing else.
+Server mode's keyword index: several API processes and ingestion workers share it. It owns
+one table per collection (``lexical_chunks`` unless named) that holds each chunk's filter
+columns beside its weighted ``tsvector`` (title and section path ``A``, text ``B``,
+neighbouring chunks ``D``), so a filtered search runs in one query. Words are stemmed by an
+English Snowball dictionary without a stop-word list (as SQLite's porter tokenizer): the
+question's stop words are dropped in Python by the SQLite index's rule, and kept where the
+question has nothing else.
 
 Example::
 
@@ -38,7 +39,7 @@ DO $$ BEGIN
       FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH ragstead_stem;
   END IF;
 END $$;
-CREATE TABLE IF NOT EXISTS lexical_chunks (
+CREATE TABLE IF NOT EXISTS {table} (
     id text PRIMARY KEY,
     doc_id text NOT NULL,
     source text NOT NULL,
@@ -49,11 +50,11 @@ CREATE TABLE IF NOT EXISTS lexical_chunks (
     groups text NOT NULL,
     tsv tsvector NOT NULL
 );
-CREATE INDEX IF NOT EXISTS lexical_chunks_tsv ON lexical_chunks USING gin (tsv);
-CREATE INDEX IF NOT EXISTS lexical_chunks_doc ON lexical_chunks (doc_id);
+CREATE INDEX IF NOT EXISTS {tsv_index} ON {table} USING gin (tsv);
+CREATE INDEX IF NOT EXISTS {doc_index} ON {table} (doc_id);
 """
 _INSERT = """
-INSERT INTO lexical_chunks (id, doc_id, source, doc_type, section, mtime, tags, groups, tsv)
+INSERT INTO {table} (id, doc_id, source, doc_type, section, mtime, tags, groups, tsv)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s,
   setweight(to_tsvector('ragstead', %s), 'A') || setweight(to_tsvector('ragstead', %s), 'B')
   || setweight(to_tsvector('ragstead', %s), 'D'))
@@ -73,18 +74,28 @@ def query_terms(question: str) -> list[str]:
 class PostgresLexicalIndex:
     """Keyword search in PostgreSQL; one connection per thread, opened on first use."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, table: str = "lexical_chunks") -> None:
         try:
             import psycopg
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise StoreError("server mode needs psycopg: pip install 'ragstead[server]'") from exc
+        from psycopg import sql
+
         self._psycopg = psycopg
         self.url = url
+        self.table = sql.Identifier(table)
+        self._insert = sql.SQL(_INSERT).format(table=self.table)
         self._local = threading.local()
         try:
             conn = self._conn()
             with conn.transaction():
-                conn.execute(_SCHEMA)
+                conn.execute(
+                    sql.SQL(_SCHEMA).format(
+                        table=self.table,
+                        tsv_index=sql.Identifier(f"{table}_tsv"),
+                        doc_index=sql.Identifier(f"{table}_doc"),
+                    )
+                )
         except psycopg.Error as exc:
             raise StoreError(f"cannot open the lexical index in PostgreSQL: {exc}") from exc
 
@@ -97,6 +108,12 @@ class PostgresLexicalIndex:
                 raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
             self._local.conn = conn
         return conn
+
+    def _sql(self, text: str) -> Any:
+        """``text`` with ``{table}`` replaced by this index's table, quoted."""
+        from psycopg import sql
+
+        return sql.SQL(text).format(table=self.table)  # type: ignore[arg-type]
 
     def add(self, chunks: Sequence[Chunk]) -> None:
         """Index chunks (a document's chunks together, so each is matched with its neighbours)."""
@@ -113,7 +130,7 @@ class PostgresLexicalIndex:
         try:
             conn = self._conn()
             with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(_INSERT, rows)
+                cur.executemany(self._insert, rows)
         except self._psycopg.Error as exc:
             raise StoreError(f"cannot index chunks in PostgreSQL: {exc}") from exc
 
@@ -123,14 +140,14 @@ class PostgresLexicalIndex:
             return
         try:
             self._conn().execute(
-                "DELETE FROM lexical_chunks WHERE doc_id = ANY(%s)", [list(doc_ids)]
+                self._sql("DELETE FROM {table} WHERE doc_id = ANY(%s)"), [list(doc_ids)]
             )
         except self._psycopg.Error as exc:
             raise StoreError(f"cannot remove chunks from PostgreSQL: {exc}") from exc
 
     def count(self) -> int:
         """Chunks indexed."""
-        row = self._conn().execute("SELECT count(*) FROM lexical_chunks").fetchone()
+        row = self._conn().execute(self._sql("SELECT count(*) FROM {table}")).fetchone()
         return int(row[0])
 
     def search(
@@ -151,14 +168,14 @@ class PostgresLexicalIndex:
         top = max(title_weight, 1.0, context_weight)  # ts_rank takes weights up to 1
         weights = [context_weight / top, 0.0, 1.0 / top, title_weight / top]  # D, C, B, A
         sql = (
-            f"SELECT c.id, ts_rank(%s::float4[], c.tsv, q) AS s FROM lexical_chunks c,"
+            f"SELECT c.id, ts_rank(%s::float4[], c.tsv, q) AS s FROM {{table}} c,"
             f" ({'SELECT ' + query}) AS t(q) WHERE c.tsv @@ q"
             + (f" AND ({where_sql})" if where_sql else "")
             + " ORDER BY s DESC, c.id LIMIT %s"
         )
         params: list[Any] = [weights, *terms, *where_params, k]
         try:
-            rows = self._conn().execute(sql, params).fetchall()
+            rows = self._conn().execute(self._sql(sql), params).fetchall()
         except self._psycopg.Error as exc:
             raise StoreError(f"lexical search failed: {exc}") from exc
         return [(r[0], float(r[1])) for r in rows]

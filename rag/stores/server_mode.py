@@ -41,5 +41,9 @@ def server_lexical_index(settings: Settings) -> LexicalIndex | None:
         return None
     from rag.stores.pg_lexical_index import PostgresLexicalIndex
 
-    assert settings.store.postgres_url is not None
-    return PostgresLexicalIndex(settings.store.postgres_url)
+    s = settings.store
+    assert s.postgres_url is not None
+    table = f"{s.collection}_lexical"  # a table per collection, named as its Chroma collection
+    if settings.collection != "default":
+        table += f"_{settings.collection}"
+    return PostgresLexicalIndex(s.postgres_url, table=table)
