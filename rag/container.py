@@ -54,12 +54,18 @@ class Container:
     @cached_property
     def vector_store(self) -> VectorStore:
         """The configured vector store (Chroma in the data directory by default)."""
+        from rag.stores.server_mode import check_server_mode
+
+        check_server_mode(self.settings)
         return build_vector_store(self.settings)
 
     @cached_property
     def catalog(self) -> Catalog:
         """Manifest and chunk texts, keeping the lexical index in step."""
-        return Catalog(self.settings.index_path, lexical=self._lexical_index)
+        from rag.stores.server_mode import server_lexical_index
+
+        lexical = self._lexical_index or server_lexical_index(self.settings)
+        return Catalog(self.settings.index_path, lexical=lexical)
 
     @property
     def lexical_index(self) -> LexicalIndex:

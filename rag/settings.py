@@ -96,6 +96,12 @@ class StoreSettings(BaseModel):
     chroma_host: str | None = Field(None, description="Chroma server host; None = local files")
     chroma_port: int = 8000
     collection: str = "ragstead"
+    mode: Literal["embedded", "server"] = Field(
+        "embedded",
+        description="server: lexical index in PostgreSQL (postgres_url), vectors in a Chroma"
+        " server (chroma_host), shared by several processes and hosts",
+    )
+    postgres_url: str | None = Field(None, description="PostgreSQL URL for server mode")
 
 
 class ChunkingSettings(BaseModel):

@@ -52,3 +52,6 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+from tests.pg_server import postgres_url  # noqa: E402, F401  (session fixture)

@@ -1,0 +1,181 @@
+"""A ``LexicalIndex`` in PostgreSQL: ``tsvector`` under a GIN index, ranked by ``ts_rank``.
+
+Server mode's keyword index: several API processes and ingestion workers share it. It owns
+one table per collection (``lexical_chunks`` unless named) that holds each chunk's filter
+columns beside its weighted ``tsvector`` (title and section path ``A``, text ``B``,
+neighbouring chunks ``D``), so a filtered search runs in one query. Words are stemmed by an
+English Snowball dictionary without a stop-word list (as SQLite's porter tokenizer): the
+question's stop words are dropped in Python by the SQLite index's rule, and kept where the
+question has nothing else.
+
+Example::
+
+    index = PostgresLexicalIndex("postgresql://rag@db.internal/ragstead")
+    hits = index.search("parental leave", k=10, filters=Filters(doc_types=("pdf",)))
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from rag.errors import StoreError
+from rag.filters import Filters
+from rag.stores.lexical_index import _STOPWORDS, _WORD, lexical_rows
+from rag.stores.pg_filters import pg_where
+from rag.types import Chunk
+
+_SCHEMA = """
+SELECT pg_advisory_xact_lock(7206141);
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_ts_dict WHERE dictname = 'ragstead_stem') THEN
+    CREATE TEXT SEARCH DICTIONARY ragstead_stem (TEMPLATE = snowball, Language = english);
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'ragstead') THEN
+    CREATE TEXT SEARCH CONFIGURATION ragstead (COPY = english);
+    ALTER TEXT SEARCH CONFIGURATION ragstead ALTER MAPPING
+      FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH ragstead_stem;
+  END IF;
+END $$;
+CREATE TABLE IF NOT EXISTS {table} (
+    id text PRIMARY KEY,
+    doc_id text NOT NULL,
+    source text NOT NULL,
+    doc_type text NOT NULL,
+    section text NOT NULL,
+    mtime double precision NOT NULL,
+    tags text NOT NULL,
+    groups text NOT NULL,
+    tsv tsvector NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {tsv_index} ON {table} USING gin (tsv);
+CREATE INDEX IF NOT EXISTS {doc_index} ON {table} (doc_id);
+"""
+_INSERT = """
+INSERT INTO {table} (id, doc_id, source, doc_type, section, mtime, tags, groups, tsv)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s,
+  setweight(to_tsvector('ragstead', %s), 'A') || setweight(to_tsvector('ragstead', %s), 'B')
+  || setweight(to_tsvector('ragstead', %s), 'D'))
+ON CONFLICT (id) DO UPDATE SET doc_id = EXCLUDED.doc_id, source = EXCLUDED.source,
+  doc_type = EXCLUDED.doc_type, section = EXCLUDED.section, mtime = EXCLUDED.mtime,
+  tags = EXCLUDED.tags, groups = EXCLUDED.groups, tsv = EXCLUDED.tsv
+"""
+
+
+def query_terms(question: str) -> list[str]:
+    """The question's content words, lower-cased and unique (all its words if none is)."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    terms = [w for w in words if w not in _STOPWORDS] or words
+    return list(dict.fromkeys(terms))
+
+
+class PostgresLexicalIndex:
+    """Keyword search in PostgreSQL; one connection per thread, opened on first use."""
+
+    def __init__(self, url: str, table: str = "lexical_chunks") -> None:
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise StoreError("server mode needs psycopg: pip install 'ragstead[server]'") from exc
+        from psycopg import sql
+
+        self._psycopg = psycopg
+        self.url = url
+        self.table = sql.Identifier(table)
+        self._insert = sql.SQL(_INSERT).format(table=self.table)
+        self._local = threading.local()
+        try:
+            conn = self._conn()
+            with conn.transaction():
+                conn.execute(
+                    sql.SQL(_SCHEMA).format(
+                        table=self.table,
+                        tsv_index=sql.Identifier(f"{table}_tsv"),
+                        doc_index=sql.Identifier(f"{table}_doc"),
+                    )
+                )
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open the lexical index in PostgreSQL: {exc}") from exc
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            try:
+                conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            except self._psycopg.Error as exc:
+                raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+            self._local.conn = conn
+        return conn
+
+    def _sql(self, text: str) -> Any:
+        """``text`` with ``{table}`` replaced by this index's table, quoted."""
+        from psycopg import sql
+
+        return sql.SQL(text).format(table=self.table)  # type: ignore[arg-type]
+
+    def add(self, chunks: Sequence[Chunk]) -> None:
+        """Index chunks (a document's chunks together, so each is matched with its neighbours)."""
+        if not chunks:
+            return
+        rows = []
+        for _, group in itertools.groupby(chunks, key=lambda c: c.doc_id):
+            doc_chunks = list(group)
+            for c, (head, body, context) in zip(doc_chunks, lexical_rows(doc_chunks), strict=True):
+                rows.append(
+                    (c.id, c.doc_id, c.source, c.doc_type, c.section, c.mtime,
+                     ",".join(c.tags), ",".join(c.groups), head, body, context)
+                )  # fmt: skip
+        try:
+            conn = self._conn()
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(self._insert, rows)
+        except self._psycopg.Error as exc:
+            raise StoreError(f"cannot index chunks in PostgreSQL: {exc}") from exc
+
+    def remove(self, doc_ids: Sequence[str]) -> None:
+        """Forget every chunk of these documents (unknown ids are ignored)."""
+        if not doc_ids:
+            return
+        try:
+            self._conn().execute(
+                self._sql("DELETE FROM {table} WHERE doc_id = ANY(%s)"), [list(doc_ids)]
+            )
+        except self._psycopg.Error as exc:
+            raise StoreError(f"cannot remove chunks from PostgreSQL: {exc}") from exc
+
+    def count(self) -> int:
+        """Chunks indexed."""
+        row = self._conn().execute(self._sql("SELECT count(*) FROM {table}")).fetchone()
+        return int(row[0])
+
+    def search(
+        self,
+        question: str,
+        k: int,
+        filters: Filters | None = None,
+        *,
+        title_weight: float = 2.0,
+        context_weight: float = 0.5,
+    ) -> list[tuple[str, float]]:
+        """``k`` best chunk ids by ``ts_rank`` (higher is better), filtered in SQL."""
+        terms = query_terms(question)
+        if not terms:
+            return []
+        query = " || ".join(["plainto_tsquery('ragstead', %s)"] * len(terms))
+        where_sql, where_params = pg_where(filters, "c") if filters is not None else ("", [])
+        top = max(title_weight, 1.0, context_weight)  # ts_rank takes weights up to 1
+        weights = [context_weight / top, 0.0, 1.0 / top, title_weight / top]  # D, C, B, A
+        sql = (
+            f"SELECT c.id, ts_rank(%s::float4[], c.tsv, q) AS s FROM {{table}} c,"
+            f" ({'SELECT ' + query}) AS t(q) WHERE c.tsv @@ q"
+            + (f" AND ({where_sql})" if where_sql else "")
+            + " ORDER BY s DESC, c.id LIMIT %s"
+        )
+        params: list[Any] = [weights, *terms, *where_params, k]
+        try:
+            rows = self._conn().execute(self._sql(sql), params).fetchall()
+        except self._psycopg.Error as exc:
+            raise StoreError(f"lexical search failed: {exc}") from exc
+        return [(r[0], float(r[1])) for r in rows]
