@@ -35,11 +35,16 @@ def host_of(url: str) -> str:
     return (parts.hostname or "").lower()
 
 
-def check_url(url: str, allowed: Iterable[str], setting: str) -> None:
-    """ConfigurationError unless ``url`` is http(s) on loopback or an allowed host."""
-    if "//" in url and urlsplit(url).scheme not in ("http", "https"):
-        raise ConfigurationError(f"{setting} must be an http(s) URL, not {url!r}")
+def check_url(
+    url: str, allowed: Iterable[str], setting: str, schemes: tuple[str, ...] = ("http", "https")
+) -> None:
+    """ConfigurationError unless ``url`` has one of ``schemes`` and names loopback or an
+    allowed host (a PostgreSQL URL without a host is a local socket)."""
+    if "//" in url and urlsplit(url).scheme not in schemes:
+        raise ConfigurationError(f"{setting} must be a {' or '.join(schemes)} URL, not {url!r}")
     host = host_of(url)
+    if not host and "postgresql" in schemes:
+        return  # a Unix socket on this machine
     if not host:
         raise ConfigurationError(f"{setting} names no host: {url!r}")
     if is_loopback_host(host) or host in {h.strip().lower() for h in allowed}:

@@ -354,6 +354,12 @@ class Settings(BaseSettings):
         from rag.outbound import check_url
 
         allowed = self.network.outbound_hosts
+        if self.store.postgres_url:
+            schemes = ("postgresql", "postgres")
+            try:
+                check_url(self.store.postgres_url, allowed, "store.postgres_url", schemes)
+            except Exception as exc:
+                raise ValueError(str(exc)) from exc
         for setting, url in (
             ("embedder.base_url", self.embedder.base_url),
             ("generator.base_url", self.generator.base_url),

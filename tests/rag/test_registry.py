@@ -105,3 +105,15 @@ def test_settings_refuse_servers_outside_loopback_unless_allowed() -> None:
     with pytest.raises(ConfigurationError, match="http"):
         load_settings(generator={"base_url": "file:///etc/passwd"})
     assert load_settings(generator={"base_url": "http://[::1]:8000/v1"}).generator.base_url
+
+
+def test_a_postgresql_url_is_checked_like_every_other_server() -> None:
+    from rag.errors import ConfigurationError
+    from rag.settings import load_settings
+
+    assert load_settings(store={"postgres_url": "postgresql://u@127.0.0.1:5432/r"}).store
+    assert load_settings(store={"postgres_url": "postgresql:///ragstead?host=/run/pg"}).store
+    with pytest.raises(ConfigurationError, match=r"db\.corp, a host Ragstead may not"):
+        load_settings(store={"postgres_url": "postgresql://u@db.corp/r"})
+    allowed = {"outbound_hosts": ["db.corp"]}
+    assert load_settings(store={"postgres_url": "postgresql://u@db.corp/r"}, network=allowed)
