@@ -1,4 +1,4 @@
-"""Request ids and structured logs: every log line of a request carries its id.
+"""Request ids, structured logs and safe headers: every log line of a request carries its id.
 
 - ``RequestContext`` (ASGI middleware) takes the caller's ``X-Request-ID`` when it is a short
   token (letters, digits, ``. _ -``; at most 64) or makes one, returns it in the response's
@@ -34,6 +34,12 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "ragstead_request_id", default=None
 )
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: on every response, errors included: no content sniffing, no referrer, no framing.
+_SAFE_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
 
 
 def route_of(scope: dict[str, Any]) -> str:
@@ -71,7 +77,14 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
-                message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
+                names = {k.lower() for k, _ in headers}
+                extra = [
+                    (k, v) for k, v in _SAFE_HEADERS if k not in names
+                ]  # the page sets its own
+                message = {
+                    **message,
+                    "headers": [*headers, *extra, (b"x-request-id", rid.encode())],
+                }
             await send(message)
 
         span = None

@@ -71,7 +71,10 @@ def test_a_request_id_is_kept_or_made_and_returned_on_every_response(
     bad = client.get("/healthz", headers={"X-Request-ID": "no spaces\nor newlines" * 10})
     made = bad.headers["X-Request-ID"]
     assert len(made) == 32 and int(made, 16) >= 0
-    assert client.get("/no-such-route").headers["X-Request-ID"]  # the framework's 404 too
+    missing = client.get("/no-such-route")
+    assert missing.headers["X-Request-ID"]  # the framework's 404 too
+    assert missing.headers["X-Content-Type-Options"] == "nosniff"  # and the safe headers
+    assert missing.headers["Referrer-Policy"] == "no-referrer"
     refused = client.get("/healthz", headers={"Host": "evil.example"})
     assert refused.status_code == 400 and refused.headers["X-Request-ID"]
     assert client.post("/v1/retrieve", json={"question": QUESTION}, headers=h["reader"]).headers[
