@@ -126,3 +126,58 @@ def test_profiles_are_stored_with_the_document(container: Container) -> None:
     assert "2023Q2" in profiles[docs["call-2.md"].doc_id]["periods"]
     assert "2023Q1" not in profiles[docs["call-2.md"].doc_id]["periods"]
     assert "acme" in profiles[docs["call-2.md"].doc_id]["names"]
+
+
+# -- page-exact citations ----------------------------------------------------------------------
+
+FILLER = [
+    "Operations were steady across all plants and the supply chain held up well.",
+    "Hiring continued in engineering and sales during the period under review.",
+]
+PAGES = [
+    ["Acme Corp quarterly report.", "Cloud services revenue grew 7 percent in the quarter."],
+    FILLER,
+    [
+        "Segment review.",
+        "As noted earlier, cloud services revenue grew 7 percent compared with the prior"
+        " quarter, driven by enterprise contracts.",
+    ],
+]
+
+
+def make_report(path: Path) -> None:
+    """A three-page PDF that states the same fact on pages 1 and 3."""
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path))
+    pdf.setFont("Helvetica", 10)
+    for lines in PAGES:
+        y = 760
+        for line in lines:
+            for part in (line[i : i + 90] for i in range(0, len(line), 90)):
+                pdf.drawString(50, y, part)
+                y -= 14
+        pdf.showPage()
+    pdf.save()
+
+
+def test_the_cited_page_is_the_page_of_the_cited_sentence_when_a_fact_is_restated(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    make_report(folder / "report.pdf")
+    c = Container(Settings(data_dir=tmp_path / "data"))
+    assert build_ingestor(c).ingest(folder).ok
+    page_text = {n: " ".join(" ".join(lines).split()) for n, lines in enumerate(PAGES, 1)}
+    for question, page in (
+        ("How much did cloud services revenue grow in the quarter?", 1),
+        ("What drove the growth of cloud services revenue compared with the prior quarter?", 3),
+    ):
+        answer = c.assistant.ask(question)
+        [citation] = answer.citations
+        quote = " ".join(citation.quote.split())
+        # the quote is the sentence stating the fact, and the page is the one that holds it
+        assert "grew 7 percent" in quote, (question, quote)
+        assert quote[:40] in page_text[page], (question, quote)
+        assert citation.page == page, (question, citation.page, quote)
