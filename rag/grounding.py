@@ -235,9 +235,9 @@ class GroundingChecker:
         citations = []
         for n in sorted(cited_explicitly | inferred):
             passage = passages[n - 1]
-            quote = best_quote.get(n)
+            best = best_quote.get(n)
             citations.append(
-                cite(n, passage, quote[1] if quote else None, inferred=n not in cited_explicitly)
+                cite(n, passage, best[1] if best else None, inferred=n not in cited_explicitly)
             )
         return Grounding(text, supports, citations, removed)
 
