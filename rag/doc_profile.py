@@ -146,9 +146,36 @@ def build_profile(title: str, file_name: str, first_page: str) -> dict[str, list
     }
 
 
-def question_profile(question: str) -> dict[str, list[str]]:
-    """The periods and names a question mentions (empty lists where it names none)."""
-    return {"periods": sorted(periods(question)), "names": sorted(names(question))}
+_LATEST = re.compile(r"\b(?:latest|most\s+recent|newest|last|current)\b", re.I)
+
+
+def question_profile(question: str) -> dict[str, Any]:
+    """The periods and names a question mentions (empty lists where it names none), and
+    whether it asks for the latest period ("the most recent 10-Q") without naming one."""
+    found = periods(question)
+    return {
+        "periods": sorted(found),
+        "names": sorted(names(question)),
+        "latest": not found and bool(_LATEST.search(question)),
+    }
+
+
+def resolve_latest(
+    question: Mapping[str, Any], profiles: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A question asking for the latest period, given the newest period among the documents
+    that match its names (quarters or months, else years); others are returned unchanged."""
+    if not question.get("latest"):
+        return dict(question)
+    asked = {**question, "latest": False}
+    named = [p for p in profiles.values() if match(asked, p) == 1.0] or list(profiles.values())
+    held = {x for p in named for x in p.get("periods", ())}
+    for kind in (r"\d{4}Q\d", r"\d{4}-\d{2}", r"FY\d{4}", r"\d{4}"):
+        newest = [x for x in held if re.fullmatch(kind, x)]
+        if newest:
+            asked["periods"] = [max(newest)]
+            break
+    return asked
 
 
 def _most_specific(found: set[str]) -> set[str]:
@@ -175,4 +202,4 @@ def match(question: Mapping[str, Any], document: Mapping[str, Any]) -> float:
 
 def names_something(question: Mapping[str, Any]) -> bool:
     """Whether the question names a period or a name a profile can match."""
-    return bool(question.get("periods") or question.get("names"))
+    return bool(question.get("periods") or question.get("names") or question.get("latest"))

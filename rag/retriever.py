@@ -25,7 +25,7 @@ from typing import Literal
 
 import numpy as np
 
-from rag.doc_profile import match, names_something, question_profile
+from rag.doc_profile import match, names_something, question_profile, resolve_latest
 from rag.embedders.base import Embedder
 from rag.errors import InvalidRequestError
 from rag.filters import Filters, matches
@@ -205,6 +205,7 @@ class Retriever:
         chunks = self.catalog.chunks_by_id(list(fused))
         doc_of = {cid: c.doc_id for cid, c in chunks.items()}
         profiles = self.catalog.profiles(sorted(set(doc_of.values())))
+        asked = resolve_latest(asked, profiles)
         fit = {doc_id: match(asked, profile) for doc_id, profile in profiles.items()}
         if len(set(fit.values())) <= 1:
             return fused  # no candidate document fits better than another

@@ -10,7 +10,7 @@ import pytest
 
 from ingest.service import build_ingestor
 from rag.container import Container
-from rag.doc_profile import build_profile, match, periods, question_profile
+from rag.doc_profile import build_profile, match, periods, question_profile, resolve_latest
 from rag.retriever import Retriever
 from rag.settings import RetrievalSettings, Settings
 
@@ -72,6 +72,22 @@ def test_match_scores_the_named_period_and_name() -> None:
     assert match(asked, q3) == 1.0
     assert match(asked, q1) == 0.5 and match(asked, other) == 0.5
     assert match(question_profile("what is the revenue?"), q3) == 0.0
+
+
+def test_the_latest_period_is_the_newest_among_the_named_documents() -> None:
+    profiles = {
+        f: build_profile(f, f, cover)
+        for f, cover in (
+            ("2023 Q1 AAPL", "Apple Inc."),
+            ("2023 Q3 AAPL", "Apple Inc."),
+            ("2024 Q1 INTC", "Intel Corporation"),
+        )
+    }
+    asked = resolve_latest(question_profile("Apple's gross margin in the latest 10-Q?"), profiles)
+    assert asked["periods"] == ["2023Q3"]
+    assert {f for f, p in profiles.items() if match(asked, p) == 1.0} == {"2023 Q3 AAPL"}
+    named = question_profile("Apple's gross margin in Q1 2023?")
+    assert resolve_latest(named, profiles)["periods"] == named["periods"]
 
 
 # -- retrieval and answers ---------------------------------------------------------------------
