@@ -78,6 +78,7 @@ class FamilyBuilder:
                     "warnings": doc.warnings,
                     "origin": "file" if top else "attachment",
                     "index": self.index_config,
+                    "profile": doc.profile,
                 },
             )
             docs.append((record, make_chunks(record, doc.drafts)))

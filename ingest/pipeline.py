@@ -37,6 +37,7 @@ from ingest.workers import (
     file_hash,
 )
 from ingest.writer import Family, IndexWriter, make_chunks
+from rag.doc_profile import build_profile, first_page_text
 from rag.embedders.base import Embedder
 from rag.errors import ConfigurationError, InvalidRequestError, NotFoundError
 from rag.stores.catalog import Catalog, DocumentRecord
@@ -347,6 +348,9 @@ class Ingestor:
     ) -> Iterable[tuple[DocumentRecord, list[Any]]]:
         record.title = document_title(parsed.title, Path(record.source).stem)
         record.metadata = {**record.metadata, **parsed.metadata, "warnings": parsed.warnings}
+        record.metadata["profile"] = build_profile(
+            record.title, Path(record.source).name, first_page_text(parsed.elements)
+        )
         drafts = chunk_elements(
             parsed.elements,
             title=record.title,

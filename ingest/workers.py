@@ -37,6 +37,7 @@ from typing import Any
 
 from ingest.chunker import ChunkDraft, CountTokens, chunk_elements
 from ingest.elements import ParsedDocument
+from rag.doc_profile import build_profile, first_page_text
 from rag.errors import IngestError
 
 #: longest title kept (characters): a title is repeated in every chunk's embedded text.
@@ -73,6 +74,8 @@ class DocumentDrafts:
     metadata: dict[str, str]
     warnings: list[str]
     drafts: list[ChunkDraft]
+    #: periods and names of title, file name and first page (``rag.doc_profile``).
+    profile: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -126,7 +129,10 @@ def draft_documents(
         max_tokens=options.max_tokens,
         min_tokens=options.min_tokens,
     )
-    yield DocumentDrafts(name, title, doc_type, dict(parsed.metadata), parsed.warnings, drafts)
+    profile = build_profile(title, name or fallback_title, first_page_text(parsed.elements))
+    yield DocumentDrafts(
+        name, title, doc_type, dict(parsed.metadata), parsed.warnings, drafts, profile
+    )
     for child_name, child in parsed.children:
         full = f"{name}#{child_name}" if name else child_name
         yield from draft_documents(child, full, Path(child_name).stem or child_name, options)

@@ -199,7 +199,7 @@ class GroundingChecker:
         sims = claim_vectors @ sentence_vectors.T if len(sentences) else None
         lowered = [p.chunk.text.lower() for p in passages]
         supports: list[SentenceSupport] = []
-        best_quote: dict[int, tuple[float, PassageSentence]] = {}
+        best_quote: dict[int, tuple[tuple[bool, float], PassageSentence]] = {}
         inferred: set[int] = set()
         profile = profile_question(question) if question is not None else None
         for i, claim in enumerate(claims):
@@ -224,15 +224,20 @@ class GroundingChecker:
                 inferred.update(support.citations)
             for n in support.citations:
                 quote = chosen.get(n)
-                if quote is not None and (n not in best_quote or quote[0] > best_quote[n][0]):
-                    best_quote[n] = quote
+                if quote is None:
+                    continue
+                # The sentence that carries the marker picks the quote (and so the page) over
+                # uncited neighbours, such as a heading that happens to match a passage line.
+                ranked = (n in claim.cited, quote[0])
+                if n not in best_quote or ranked > best_quote[n][0]:
+                    best_quote[n] = (ranked, quote[1])
         cited_explicitly = {n for c in claims for n in c.cited}
         citations = []
         for n in sorted(cited_explicitly | inferred):
             passage = passages[n - 1]
-            quote = best_quote.get(n)
+            best = best_quote.get(n)
             citations.append(
-                cite(n, passage, quote[1] if quote else None, inferred=n not in cited_explicitly)
+                cite(n, passage, best[1] if best else None, inferred=n not in cited_explicitly)
             )
         return Grounding(text, supports, citations, removed)
 

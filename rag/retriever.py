@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 
+from rag.doc_profile import match, names_something, question_profile, resolve_latest
 from rag.embedders.base import Embedder
 from rag.errors import InvalidRequestError
 from rag.filters import Filters, matches
@@ -140,6 +141,8 @@ class Retriever:
         else:
             w = p.dense_weight
             fused = blend([dense, by_sentence, lexical], [w * (1.0 - share), w * share, 1.0 - w])
+        if p.profile_boost > 0 and fused:
+            fused = self._prefer_named(question, fused, p.profile_boost)
         ordered = sorted(fused, key=lambda cid: fused[cid], reverse=True)
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense, 1)}
         dense_score = dict(dense)
@@ -191,6 +194,25 @@ class Retriever:
         if p.neighbors > 0:
             return self.expand(passages, p.neighbors, filters, limit=top_k)
         return passages[:top_k]
+
+    def _prefer_named(
+        self, question: str, fused: dict[str, float], boost: float
+    ) -> dict[str, float]:
+        """Scores raised for chunks of documents whose profile matches what the question names."""
+        asked = question_profile(question)
+        if not names_something(asked):
+            return fused
+        chunks = self.catalog.chunks_by_id(list(fused))
+        doc_of = {cid: c.doc_id for cid, c in chunks.items()}
+        profiles = self.catalog.profiles(sorted(set(doc_of.values())))
+        asked = resolve_latest(asked, profiles)
+        fit = {doc_id: match(asked, profile) for doc_id, profile in profiles.items()}
+        if len(set(fit.values())) <= 1:
+            return fused  # no candidate document fits better than another
+        return {
+            cid: score * (1.0 + boost * fit.get(doc_of.get(cid, ""), 0.0))
+            for cid, score in fused.items()
+        }
 
     # -- steps after fusion ------------------------------------------------------------------
 

@@ -161,6 +161,11 @@ class RetrievalSettings(BaseModel):
     reranker_dir: Path | None = Field(None, description="cross-encoder model dir; None = off")
     rerank_candidates: int = Field(30, ge=1, le=200)
     query_cache_size: int = Field(1024, ge=0, description="query embeddings kept in memory")
+    profile_boost: float = Field(
+        0.5,
+        ge=0.0,
+        description="score boost for documents whose profile matches what a question names",
+    )
 
 
 class AnswerSettings(BaseModel):

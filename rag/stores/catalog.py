@@ -281,6 +281,20 @@ class Catalog:
             if r[1] is not None
         }
 
+    def profiles(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Each document's profile (``rag.doc_profile``; documents without one left out)."""
+        conn = self._connect()
+        out: dict[str, dict[str, Any]] = {}
+        for part, marks in _in_batches(list(doc_ids)):
+            rows = conn.execute(
+                f"SELECT doc_id, metadata FROM documents WHERE doc_id IN ({marks})", part
+            )
+            for doc_id, metadata in rows:
+                profile = json.loads(metadata or "{}").get("profile")
+                if isinstance(profile, dict):
+                    out[doc_id] = profile
+        return out
+
     def replace_document(self, record: DocumentRecord, chunks: Sequence[Chunk]) -> list[str]:
         """Swap a document's chunks and manifest row in one transaction; returns old chunk ids."""
         record.n_chunks = len(chunks)
