@@ -109,9 +109,13 @@ class SourceStore:
     def add(self, path: Path, *, collection: str, groups: list[str], every_s: int) -> Source:
         """Register a folder (InvalidRequestError if it is not one, or already registered)."""
         folder = Path(path).expanduser()
-        if not folder.is_dir():
+        try:
+            is_folder = folder.is_dir()
+            folder = folder.resolve()
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+            raise InvalidRequestError(f"not a usable folder path: {exc}") from exc
+        if not is_folder:
             raise InvalidRequestError(f"not a folder: {folder}", hint="give an existing folder")
-        folder = folder.resolve()
         if self.find(str(folder)) is not None:
             raise InvalidRequestError(f"{folder} is already a source", hint="sources list")
         source = Source(uuid.uuid4().hex[:12], str(folder), collection, sorted(groups), every_s,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from api.deps import PrincipalDep, StateDep
 from ingest.sources import parse_every
 from rag.collections import check_name
-from rag.errors import PermissionDeniedError
+from rag.errors import InvalidRequestError, PermissionDeniedError
 
 router = APIRouter(prefix="/v1", tags=["sources"])
 
@@ -45,7 +45,10 @@ def add_source(body: SourceIn, state: StateDep, principal: PrincipalDep) -> dict
     principal.require("admin")
     name = check_name(body.collection)
     state.container_for(name, principal)  # the collection exists
-    folder = Path(body.path).expanduser().resolve()
+    try:
+        folder = Path(body.path).expanduser().resolve()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        raise InvalidRequestError(f"not a usable folder path: {exc}") from exc
     roots = [Path(r).expanduser().resolve() for r in state.container.settings.ingest.source_roots]
     if not any(folder == root or root in folder.parents for root in roots):
         raise PermissionDeniedError(

@@ -127,6 +127,9 @@ def test_sources_over_the_api_need_admin_and_show_failures(tmp_path: Path) -> No
         assert listed["failures"] == 1 and listed["last_error"] == failed["last_error"]
         bad = client.post("/v1/sources", json={"path": str(tmp_path / "nope")}, headers=admin)
         assert bad.status_code == 400 and bad.json()["error"]["type"] == "InvalidRequestError"
+        for broken in ("0" * 5000, str(tmp_path / ("x" * 300)), "a\x00b"):
+            refused = client.post("/v1/sources", json={"path": broken}, headers=admin)
+            assert refused.status_code in (400, 403, 422), refused.text  # never 500
         for outside in ("/", "/etc", str(tmp_path / ".." / "..")):
             refused = client.post("/v1/sources", json={"path": outside}, headers=admin)
             assert refused.status_code == 403, outside
