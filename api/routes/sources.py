@@ -8,10 +8,11 @@ interval and when files change under it (``ingest.sources``).
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from api.deps import PrincipalDep, StateDep
 from ingest.sources import parse_every
@@ -26,7 +27,9 @@ class SourceIn(BaseModel):
 
     path: str = Field(..., min_length=1, max_length=4096, description="a folder on the server")
     collection: str = Field("default", max_length=64)
-    groups: list[str] = Field(default_factory=list, max_length=64)
+    groups: list[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
+    ] = Field(default_factory=list, max_length=64, description="access groups of its documents")
     every: str = Field("15m", max_length=16, description="interval: 30s, 15m, 1h, 1d")
 
 
@@ -39,9 +42,7 @@ def list_sources(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
 
 @router.post("/sources", status_code=201)
 def add_source(body: SourceIn, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
-    """Register a folder; the server syncs it at once and then on its interval."""
-    from pathlib import Path
-
+    """Register a folder; the server syncs it within seconds and then on its interval."""
     principal.require("admin")
     name = check_name(body.collection)
     state.container_for(name, principal)  # the collection exists

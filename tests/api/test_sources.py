@@ -130,6 +130,8 @@ def test_sources_over_the_api_need_admin_and_show_failures(tmp_path: Path) -> No
         for broken in ("0" * 5000, str(tmp_path / ("x" * 300)), "a\x00b"):
             refused = client.post("/v1/sources", json={"path": broken}, headers=admin)
             assert refused.status_code in (400, 403, 422), refused.text  # never 500
+        bad_group = client.post("/v1/sources", json={**body, "groups": ["hr; drop"]}, headers=admin)
+        assert bad_group.status_code == 422
         for outside in ("/", "/etc", str(tmp_path / ".." / "..")):
             refused = client.post("/v1/sources", json={"path": outside}, headers=admin)
             assert refused.status_code == 403, outside
