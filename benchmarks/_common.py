@@ -102,3 +102,20 @@ def wait_ready(base_url: str, timeout_s: float = 300.0) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the server at {base_url} did not become ready in {timeout_s:.0f} s")
+
+
+def serve(data_dir: Path, port: int) -> Any:
+    """`ragstead serve` of this checkout on 127.0.0.1:``port`` over ``data_dir``, in a session
+    of its own (SIGKILL its group to kill it with its workers); a ``subprocess.Popen``."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "RAGSTEAD_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )

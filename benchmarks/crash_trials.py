@@ -38,7 +38,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages, not benchmarks/*.py
 
-from benchmarks._common import wait_ready  # noqa: E402
+from benchmarks._common import serve, wait_ready  # noqa: E402
 
 WORDS = "ledger quartz harbour falcon meadow copper lantern orchid summit velvet".split()
 
@@ -108,17 +108,6 @@ def cli_trial(docs: Path, data: Path, rng: random.Random, max_delay: float) -> d
     return {"kind": "cli", "delay_s": round(delay, 2), "killed": killed, **changes}
 
 
-def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        _cli("serve", "--port", str(port)),
-        env=_env(data),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
 def admin_key(data: Path) -> str:
     """A new admin key for ``data``."""
     import json
@@ -140,7 +129,7 @@ def upload_trial(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {key}"}
-    server = _serve(data, port)
+    server = serve(data, port)
     try:
         wait_ready(base)
         names = [f"upload{n:03d}-{i}.md" for i in range(6)]
@@ -155,7 +144,7 @@ def upload_trial(
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
-    server = _serve(data, port)
+    server = serve(data, port)
     try:
         wait_ready(base)
         deadline = time.monotonic() + 300

@@ -48,20 +48,28 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def understate(archive: bytes, member: str, declared: int) -> bytes:
+    """``archive`` with the size ``member``'s headers (local and central) claim it inflates to
+    rewritten to ``declared``: a zip that lies about its size."""
+    data = bytearray(archive)
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        info = opened.getinfo(member)
+    size = declared.to_bytes(4, "little")
+    data[info.header_offset + 22 : info.header_offset + 26] = size
+    name = member.encode()
+    central = data.rfind(b"PK\x01\x02")
+    while data[central + 46 : central + 46 + len(name)] != name:
+        central = data.rfind(b"PK\x01\x02", 0, central)
+        if central < 0:
+            raise ValueError(f"{member} has no central directory entry")
+    data[central + 24 : central + 28] = size
+    return bytes(data)
+
+
 def _understated_bomb(inflated: int) -> bytes:
     """An OOXML zip whose payload inflates to ``inflated`` bytes while its headers say 1 KB."""
-    data = bytearray(
-        _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"\0" * inflated})
-    )
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
-        info = archive.getinfo("word/document.xml")
-    declared = (1000).to_bytes(4, "little")
-    data[info.header_offset + 22 : info.header_offset + 26] = declared
-    central = data.rfind(b"PK\x01\x02")
-    while data[central + 46 : central + 46 + 17] != b"word/document.xml":
-        central = data.rfind(b"PK\x01\x02", 0, central)
-    data[central + 24 : central + 28] = declared
-    return bytes(data)
+    members = {"[Content_Types].xml": b"<Types/>", "word/document.xml": b"\0" * inflated}
+    return understate(_zip(members), "word/document.xml", 1000)
 
 
 def bad_files(folder: Path, *, big_bytes: int = 200_000_000) -> dict[str, str]:

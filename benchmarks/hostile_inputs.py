@@ -155,8 +155,8 @@ def still_answers(client: httpx.Client) -> dict[str, bool]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run every case through the CLI, then through a running server; print and write JSON."""
-    from benchmarks._common import cpu_facts, wait_ready, write
-    from benchmarks.crash_trials import _serve, admin_key
+    from benchmarks._common import cpu_facts, serve, wait_ready, write
+    from benchmarks.crash_trials import admin_key
     from benchmarks.serve_startup import free_port
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         expected = bad_files(folder, big_bytes=args.big_mb * 1_000_000)
         results = run_cli(folder, data, expected)
         port = free_port()
-        server = _serve(data, port)
+        server = serve(data, port)
         try:
             base = f"http://127.0.0.1:{port}"
             wait_ready(base)

@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages, not benchmarks/*.py
 
-from benchmarks._common import wait_ready  # noqa: E402
+from benchmarks._common import serve, wait_ready  # noqa: E402
 from benchmarks.serve_startup import QUESTIONS  # noqa: E402
 
 BACKPRESSURE = {429, 503}
@@ -136,17 +136,6 @@ def drive(
     return report
 
 
-def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "RAGSTEAD_DATA_DIR": str(data_dir)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def main(argv: list[str] | None = None) -> None:
     """Index the examples, serve them, drive the load, print and write the report."""
     import psutil
@@ -175,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         clients = args.retrieve_clients + args.query_clients
         keys = [store.create(f"load-{n}").key for n in range(clients)]  # a user each
         port = free_port()
-        server = _serve(data, port)
+        server = serve(data, port)
         try:
             base = f"http://127.0.0.1:{port}"
             wait_ready(base)

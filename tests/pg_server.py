@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.serving import free_port
+
 
 def postgres_bin() -> Path | None:
     """The folder of PostgreSQL's server programs, newest version first (None if absent)."""
@@ -29,12 +30,6 @@ def postgres_bin() -> Path | None:
         return Path(found).parent
     dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(d.split("/")[-2]))
     return Path(dirs[-1]) if dirs else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -50,7 +45,7 @@ def postgres_server() -> Iterator[str]:
     data = path / "data"
     if as_root:
         shutil.chown(path, "postgres")
-    port = _free_port()
+    port = free_port()
     opts = f"-k {path} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off"
     pg_ctl = [*prefix, str(bindir / "pg_ctl"), "-D", str(data)]
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, ROOT
+from tests.serving import free_port
 
 # Loaded by the child interpreter through PYTHONPATH: refuses and records any connection that
 # is not to loopback or a local socket, at the lowest level Python code can reach.
@@ -156,7 +157,7 @@ def test_the_server_never_leaves_the_machine(guarded_env: dict[str, str], tmp_pa
     made = _ragstead(guarded_env, "keys", "create", "--name", "egress", "--scopes",
                      "read,write,admin", "--json")  # fmt: skip
     key = json.loads(made.stdout)["key"]
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port)]
     strace = shutil.which("strace")
     if strace:
@@ -223,11 +224,3 @@ def test_the_server_never_leaves_the_machine(guarded_env: dict[str, str], tmp_pa
             if path.is_file():
                 text = path.read_bytes()
                 assert b"annual leave" not in text and b"lift is on the left" not in text, path
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -20,8 +20,9 @@ import httpx
 
 from api.auth.keys import KeyStore
 from rag.settings import load_settings
-from tests.contracts.conftest import chroma_server, free_port  # noqa: F401  (session fixture)
+from tests.contracts.conftest import chroma_server  # noqa: F401  (session fixture)
 from tests.pg_server import fresh_database, postgres_url  # noqa: F401  (session fixture)
+from tests.serving import free_port
 
 RAGSTEAD = [sys.executable, "-m", "api.cli"]
 

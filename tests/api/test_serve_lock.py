@@ -15,7 +15,7 @@ import pytest
 from api.serve_lock import serve_lock
 from rag.errors import ConfigurationError
 from tests.conftest import ROOT
-from tests.test_cli_offline import _free_port
+from tests.serving import free_port
 
 
 def _serve(data: Path, model_cache: Path, *args: str) -> subprocess.Popen[str]:
@@ -47,7 +47,7 @@ def test_a_second_server_on_one_data_directory_is_refused(
     tmp_path: Path, model_cache: Path
 ) -> None:
     data = tmp_path / "data"
-    port = _free_port()
+    port = free_port()
     first = _serve(data, model_cache, "--port", str(port))
     try:
         deadline = time.monotonic() + 300
@@ -57,7 +57,7 @@ def test_a_second_server_on_one_data_directory_is_refused(
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)
-        second = _serve(data, model_cache, "--port", str(_free_port()))
+        second = _serve(data, model_cache, "--port", str(free_port()))
         _, err = second.communicate(timeout=120)
         assert second.returncode == 2, err
         assert f"another Ragstead server (pid {first.pid})" in " ".join(err.split()), err
@@ -66,6 +66,6 @@ def test_a_second_server_on_one_data_directory_is_refused(
     finally:
         first.terminate()
         first.wait(timeout=60)
-    workers = _serve(data, model_cache, "--workers", "2", "--port", str(_free_port()))
+    workers = _serve(data, model_cache, "--workers", "2", "--port", str(free_port()))
     _, err = workers.communicate(timeout=120)
     assert workers.returncode == 2 and "--workers 2 needs server mode" in " ".join(err.split())

@@ -16,8 +16,8 @@ from rag.embedders import OpenAIEmbedder, SentenceTransformerEmbedder
 from rag.errors import ConfigurationError, EmbeddingError
 from rag.generators.embedded import embedded_embedder_dir
 from rag.settings import Settings
-from tests.contracts.conftest import free_port
 from tests.embedding_server import EmbeddingServer
+from tests.serving import free_port
 
 TEXTS = [
     "Annual leave is 28 days for full-time staff.",
