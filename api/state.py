@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from api.auth.identify import Authenticator
 from api.auth.principal import Principal
 from api.jobs import JobRunner, JobStore
-from ingest.sources import SourceScheduler, SourceStore, SourceSyncer
+from ingest.sources import SourceScheduler, SourceSyncer
 from rag.collections import CollectionSet
 from rag.container import Container
 from rag.errors import NotFoundError, RagsteadError
@@ -48,9 +48,7 @@ class AppState:
         """The state of an app over ``container`` (the default collection)."""
         collections = CollectionSet(container)
         jobs = JobStore(container.settings.jobs_path)
-        sources = SourceSyncer(
-            SourceStore(container.settings.data_dir / "sources.sqlite3"), collections.container
-        )
+        sources = SourceSyncer.for_collections(collections)
         return cls(
             container,
             Authenticator(container.settings),

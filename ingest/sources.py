@@ -2,7 +2,7 @@
 keeps in sync, on a schedule and on file-system events, through the same incremental sync as
 `ragstead sync`.
 
-- ``SourceStore`` owns the ``sources`` table (``DATA_DIR/sources.sqlite3``): path, collection,
+- ``SourceStore`` owns the ``sources`` table (``Settings.sources_path``): path, collection,
   access groups, interval, and the last run's time, counts and error.
 - ``SourceSyncer`` runs the sources that are due (``run_due(now)``: the scheduler's one step,
   which tests call with their own clock), and ``remove`` takes a source's documents away
@@ -16,9 +16,10 @@ never wiped because a mount went away.
 
 Example::
 
-    store = SourceStore(settings.data_dir / "sources.sqlite3")
-    source = store.add(Path("/mnt/share/hr"), collection="default", groups=["hr"], every_s=900)
-    SourceSyncer(store, container_of).run_due(time.time())
+    syncer = SourceSyncer.for_collections(collections)
+    source = syncer.store.add(Path("/mnt/share/hr"), collection="default", groups=["hr"],
+                              every_s=900)
+    syncer.run_due(time.time())
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.collections import CollectionSet
 from rag.container import Container
 from rag.errors import InvalidRequestError, NotFoundError, RagsteadError
 from rag.stores.sqlite import SqliteDatabase
@@ -182,6 +184,11 @@ class SourceSyncer:
         self.store = store
         self.container_of = container_of
         self._lock = threading.Lock()  # one source at a time
+
+    @classmethod
+    def for_collections(cls, collections: CollectionSet) -> SourceSyncer:
+        """The syncer of a data directory's sources, syncing into its collections."""
+        return cls(SourceStore(collections.base.settings.sources_path), collections.container)
 
     def run(self, source: Source) -> Source:
         """Sync one source now; its outcome is recorded (errors too, never raised)."""

@@ -358,23 +358,18 @@ class Settings(BaseSettings):
     def _outbound_urls_allowed(self) -> Settings:
         from rag.outbound import check_url
 
-        allowed = self.network.outbound_hosts
-        if self.store.postgres_url:
-            schemes = ("postgresql", "postgres")
-            try:
-                check_url(self.store.postgres_url, allowed, "store.postgres_url", schemes)
-            except Exception as exc:
-                raise ValueError(str(exc)) from exc
-        for setting, url in (
-            ("embedder.base_url", self.embedder.base_url),
-            ("generator.base_url", self.generator.base_url),
-            ("auth.oidc.jwks_url", self.auth.oidc.jwks_url),
-            ("store.chroma_host", self.store.chroma_host),
-            ("observability.otlp_endpoint", self.observability.otlp_endpoint),
+        web = ("http", "https")
+        for setting, url, schemes in (
+            ("embedder.base_url", self.embedder.base_url, web),
+            ("generator.base_url", self.generator.base_url, web),
+            ("auth.oidc.jwks_url", self.auth.oidc.jwks_url, web),
+            ("store.chroma_host", self.store.chroma_host, web),
+            ("store.postgres_url", self.store.postgres_url, ("postgresql", "postgres")),
+            ("observability.otlp_endpoint", self.observability.otlp_endpoint, web),
         ):
             if url:
                 try:
-                    check_url(url, allowed, setting)
+                    check_url(url, self.network.outbound_hosts, setting, schemes)
                 except Exception as exc:  # pydantic reports ValueErrors as invalid settings
                     raise ValueError(str(exc)) from exc
         return self
@@ -421,6 +416,11 @@ class Settings(BaseSettings):
     def audit_path(self) -> Path:
         """The audit log (JSON lines, rotated)."""
         return self.data_dir / "audit.jsonl"
+
+    @property
+    def sources_path(self) -> Path:
+        """SQLite file holding the registered source folders (``ingest.sources``)."""
+        return self.data_dir / "sources.sqlite3"
 
     @property
     def jobs_path(self) -> Path:

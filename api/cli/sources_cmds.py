@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -14,20 +14,21 @@ from rich.table import Table
 from api.cli.common import CollectionOpt, DataDir, JsonFlag, container_for, fail, out, terminal_safe
 from rag.errors import RagsteadError
 
+if TYPE_CHECKING:
+    from ingest.sources import SourceSyncer
+
 sources_app = typer.Typer(
     help="Folders the server keeps in sync (on a schedule and on file changes).",
     no_args_is_help=True,
 )
 
 
-def _syncer(data_dir: Path | None, collection: str | None = None):  # type: ignore[no-untyped-def]
-    from ingest.sources import SourceStore, SourceSyncer
+def _syncer(data_dir: Path | None) -> SourceSyncer:
+    """The data directory's sources, syncing into its collections (as the server does)."""
+    from ingest.sources import SourceSyncer
     from rag.collections import CollectionSet
 
-    container = container_for(data_dir, collection, create=collection is not None)
-    collections = CollectionSet(container)
-    store = SourceStore(container.settings.data_dir / "sources.sqlite3")
-    return SourceSyncer(store, collections.container), container
+    return SourceSyncer.for_collections(CollectionSet(container_for(data_dir)))
 
 
 def _when(moment: float | None) -> str:
@@ -50,10 +51,11 @@ def add(
     from ingest.sources import parse_every
 
     try:
-        syncer, container = _syncer(data_dir, collection)
+        name = container_for(data_dir, collection, create=True).settings.collection
+        syncer = _syncer(data_dir)
         source = syncer.store.add(
             path,
-            collection=container.settings.collection,
+            collection=name,
             groups=[g.strip() for g in (groups or "").split(",") if g.strip()],
             every_s=parse_every(every),
         )
@@ -75,7 +77,7 @@ def add(
 def list_sources(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """The sources, their interval and how their last sync went (failures included)."""
     try:
-        syncer, _ = _syncer(data_dir)
+        syncer = _syncer(data_dir)
         sources = syncer.store.list()
     except RagsteadError as exc:
         fail(exc)
@@ -104,7 +106,7 @@ def remove(
 ) -> None:
     """Forget a source and remove its documents from the index."""
     try:
-        syncer, _ = _syncer(data_dir)
+        syncer = _syncer(data_dir)
         removed, documents = syncer.remove(source)
     except RagsteadError as exc:
         fail(exc)

@@ -52,7 +52,7 @@ def test_a_source_syncs_when_due_keeps_its_documents_while_gone_and_takes_them_w
 ) -> None:
     container = _container(tmp_path)
     share = _share(tmp_path)
-    syncer = SourceSyncer(SourceStore(tmp_path / "data" / "sources.sqlite3"), lambda _: container)
+    syncer = SourceSyncer(SourceStore(container.settings.sources_path), lambda _: container)
     source = syncer.store.add(share, collection="default", groups=["hr"], every_s=600)
     [ran] = syncer.run_due(now=source.added_at)
     assert ran.last_error is None and ran.last_counts["added"] == 2
@@ -81,7 +81,7 @@ def test_a_source_syncs_when_due_keeps_its_documents_while_gone_and_takes_them_w
 def test_the_scheduler_syncs_a_new_file_when_the_file_system_says_so(tmp_path: Path) -> None:
     container = _container(tmp_path)
     share = _share(tmp_path)
-    syncer = SourceSyncer(SourceStore(tmp_path / "data" / "sources.sqlite3"), lambda _: container)
+    syncer = SourceSyncer(SourceStore(container.settings.sources_path), lambda _: container)
     syncer.store.add(share, collection="default", groups=[], every_s=86_400)  # one run a day
     scheduler = SourceScheduler(syncer, tick_s=0.2)
     scheduler.start()
