@@ -21,6 +21,7 @@ from rag.errors import (
     PermissionDeniedError,
     RagsteadError,
     RateLimitedError,
+    RetryLaterError,
     StoreError,
     TooLargeError,
 )
@@ -73,8 +74,7 @@ async def _ragstead_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-    retry_after = getattr(exc, "retry_after", None)
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryLaterError) else None
     if isinstance(exc, AuthenticationError):
         headers = {"WWW-Authenticate": 'Bearer realm="ragstead"'}
     return JSONResponse(

@@ -27,7 +27,7 @@ from api.auth.principal import LOCAL, Principal, may_see
 from api.deps import source_view
 from api.errors import error_body
 from api.state import AppState
-from rag.errors import BusyError, RagsteadError
+from rag.errors import BusyError, RagsteadError, RetryLaterError
 from rag.filters import Filters
 
 INSTRUCTIONS = (
@@ -175,9 +175,8 @@ async def _refuse(send: Send, exc: RagsteadError) -> None:
     body = json.dumps(error_body(type(exc).__name__, exc.message, exc.hint)).encode()
     status = status_for(exc)
     extra = [(b"www-authenticate", b'Bearer realm="ragstead"')] if status == 401 else []
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        extra.append((b"retry-after", str(retry_after).encode()))
+    if isinstance(exc, RetryLaterError):
+        extra.append((b"retry-after", str(exc.retry_after).encode()))
     await send(
         {
             "type": "http.response.start",

@@ -19,9 +19,10 @@ codes.
     ├── EmbeddingError             the embedder failed (an embedding server's error, bad answer)
     ├── GenerationError            the generator failed (model error, server error)
     │   └── GeneratorTimeoutError  a model server did not answer in time
-    ├── BusyError                  the generator queue or the upload slots are full (503)
-    └── RateLimitedError           a caller over its request rate, or an address over its
-                                   failed sign-ins (429; retry after ``retry_after`` seconds)
+    └── RetryLaterError            try again after ``retry_after`` seconds (Retry-After)
+        ├── BusyError              the generator queue or the upload slots are full (503)
+        └── RateLimitedError       a caller over its request rate, or an address over its
+                                   failed sign-ins (429)
 """
 
 from __future__ import annotations
@@ -95,18 +96,17 @@ class GeneratorTimeoutError(GenerationError):
     """A model server did not answer in time."""
 
 
-class BusyError(RagsteadError):
-    """The generator's queue is full; retry after ``retry_after`` seconds."""
+class RetryLaterError(RagsteadError):
+    """Refused for now; retry after ``retry_after`` seconds."""
 
     def __init__(self, message: str, *, retry_after: int = 5, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
 
 
-class RateLimitedError(RagsteadError):
-    """Too many requests from one caller (or failed sign-ins from one address); retry after
-    ``retry_after`` seconds."""
+class BusyError(RetryLaterError):
+    """The generator's queue or the upload slots are full."""
 
-    def __init__(self, message: str, *, retry_after: int = 1, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.retry_after = retry_after
+
+class RateLimitedError(RetryLaterError):
+    """Too many requests from one caller (or failed sign-ins from one address)."""
