@@ -205,8 +205,7 @@ class Retriever:
             # questions that name no period the boost is unmeasured against COVID-QA and
             # SciFact, so it stays out of their way. A period tells siblings apart.
             return fused
-        chunks = self.catalog.chunks_by_id(list(fused))
-        doc_of = {cid: c.doc_id for cid, c in chunks.items()}
+        doc_of = self.catalog.doc_ids_of(fused)
         profiles = self.catalog.profiles(sorted(set(doc_of.values())))
         asked = resolve_latest(asked, profiles)
         fit = {doc_id: match(asked, profile) for doc_id, profile in profiles.items()}

@@ -406,6 +406,17 @@ class Catalog:
 
     # -- chunks ------------------------------------------------------------------------------
 
+    def doc_ids_of(self, chunk_ids: Iterable[str]) -> dict[str, str]:
+        """The document of each live chunk among ``chunk_ids`` (no chunk text is read)."""
+        found: dict[str, str] = {}
+        conn = self._connect()
+        for part, marks in _in_batches(list(chunk_ids)):
+            for cid, doc_id in conn.execute(
+                f"SELECT id, doc_id FROM chunks WHERE id IN ({marks})", part
+            ):
+                found[cid] = doc_id
+        return found
+
     def chunks_by_id(self, ids: Iterable[str]) -> dict[str, Chunk]:
         """Live chunks among ``ids`` (unknown ids are left out)."""
         found: dict[str, Chunk] = {}
