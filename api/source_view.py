@@ -52,9 +52,8 @@ class SourceView:
                 root.append(catalog.source_root(outside=uploads))
             if root[0] and source.startswith(root[0]):
                 return source[len(root[0]) :]
-            return Path(source.split("#", 1)[0]).name + (
-                "#" + source.split("#", 1)[1] if "#" in source else ""
-            )
+            path, mark, member = source.partition("#")  # "mail.eml#attachment.pdf"
+            return Path(path).name + mark + member
 
         return cls(shown)
 

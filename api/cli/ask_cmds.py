@@ -198,8 +198,8 @@ def serve(
         check_bind(container.settings, s.host)
     except RagsteadError as exc:
         fail(exc)
-    server_mode = bool(container.settings.store.chroma_host)
-    if workers > 1 and not server_mode:
+    vectors_on_server = bool(container.settings.store.chroma_host)
+    if workers > 1 and not vectors_on_server:
         fail(
             ConfigurationError(
                 f"--workers {workers} needs server mode: the embedded stores (SQLite and Chroma's"
@@ -217,7 +217,8 @@ def serve(
         # auth.proxy trusts the connection's own address, never one an X-Forwarded-For names
         "proxy_headers": not container.settings.auth.proxy.enabled,
     }
-    lock = contextlib.nullcontext() if server_mode else serve_lock(container.settings.data_dir)
+    data_dir_lock = serve_lock(container.settings.data_dir)
+    lock = contextlib.nullcontext() if vectors_on_server else data_dir_lock
     try:
         with lock, noted_server(container.settings.data_dir, s.host, bind_port):
             if workers > 1:  # each worker process builds its app from the same settings

@@ -4,7 +4,8 @@
 vectors in a ``chroma run`` server (``store.chroma_host``/``chroma_port``), so several API
 processes and ingestion workers share them. The catalog (manifest and chunk texts) stays in
 SQLite in the data directory: processes on one host share it through the file; processes on
-several hosts need the data directory on one shared volume until the catalog moves too.
+several hosts need the catalog in PostgreSQL too (planned; a network file system under the
+SQLite file is not a way round it, docs/deployment.md).
 """
 
 from __future__ import annotations
