@@ -104,13 +104,23 @@ def wait_ready(base_url: str, timeout_s: float = 300.0) -> None:
     raise RuntimeError(f"the server at {base_url} did not become ready in {timeout_s:.0f} s")
 
 
-def serve(data_dir: Path, port: int) -> Any:
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (``timeout``, ``kill``) raise SystemExit, so ``finally`` blocks stop the
+    servers a benchmark started instead of leaving them running."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def serve(data_dir: Path, port: int, settings: dict[str, str] | None = None) -> Any:
     """`ragstead serve` of this checkout on 127.0.0.1:``port`` over ``data_dir``, in a session
-    of its own (SIGKILL its group to kill it with its workers); a ``subprocess.Popen``."""
+    of its own (SIGKILL its group to kill it with its workers); a ``subprocess.Popen``.
+    ``settings``: more environment variables (``RAGSTEAD_...``) for the server."""
     import os
     import subprocess
 
-    env = {**os.environ, "RAGSTEAD_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **(settings or {}), "RAGSTEAD_DATA_DIR": str(data_dir)}
+    env["PYTHONPATH"] = str(ROOT)
     return subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
         env=env,

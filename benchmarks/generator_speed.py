@@ -47,6 +47,8 @@ PROMPTS = [
     RAG_PROMPT,
 ]
 MAX_NEW_TOKENS = 64
+#: the peer each dtype is compared with: ``model.generate`` as a user would call it.
+PLAIN = "plain generate float32"
 REPEATS = 3
 
 _CHILD = """
@@ -102,6 +104,50 @@ def time_generation(generator: TransformersGenerator, prompt: str) -> dict[str, 
     }
 
 
+def plain_generate(cache_dir: Path) -> tuple[Any, Any]:
+    """The peer: the same converted model through plain ``AutoModelForCausalLM`` at float32."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rag.generators.embedded import embedded_generator_gguf
+    from rag.generators.transformers_loader import gguf_cache_dir
+
+    path = gguf_cache_dir(embedded_generator_gguf(), cache_dir)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype="float32").eval()
+    return model, AutoTokenizer.from_pretrained(path)
+
+
+def time_plain_generate(model: Any, tokenizer: Any, prompt: str) -> dict[str, float]:
+    """Plain ``model.generate`` at float32: the first token's seconds, then decoding tokens/s
+    over exactly ``MAX_NEW_TOKENS`` tokens (the prompt read once for one token, once for all)."""
+    import torch
+
+    inputs = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
+    pad = tokenizer.eos_token_id
+    seconds = {}
+    for n in (1, MAX_NEW_TOKENS):
+        start = time.perf_counter()
+        with torch.inference_mode():
+            model.generate(
+                **inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=pad
+            )
+        seconds[n] = time.perf_counter() - start
+    decode_s = seconds[MAX_NEW_TOKENS] - seconds[1]
+    return {
+        "ttft_s": seconds[1],
+        "tokens": float(MAX_NEW_TOKENS),
+        "tokens_per_s": MAX_NEW_TOKENS / seconds[MAX_NEW_TOKENS],
+        "decode_tokens_per_s": (MAX_NEW_TOKENS - 1) / decode_s if decode_s > 0 else 0.0,
+        "total_s": seconds[MAX_NEW_TOKENS],
+        "cpu_s": 0.0,
+        "tokens_per_cpu_s": 0.0,
+    }
+
+
 def measure_speed(cache_dir: Path, dtypes: tuple[str, ...]) -> list[dict[str, Any]]:
     """TTFT and tokens/s per prompt and dtype: median of the repeats, dtypes interleaved.
 
@@ -114,13 +160,18 @@ def measure_speed(cache_dir: Path, dtypes: tuple[str, ...]) -> list[dict[str, An
     for generator in generators.values():
         generator.load()
         time_generation(generator, "Hi")  # warm-up
+    model, tokenizer = plain_generate(cache_dir)
+    time_plain_generate(model, tokenizer, "Hi")
     runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     for _ in range(REPEATS):
         for prompt in PROMPTS:
             for dtype, generator in generators.items():
                 runs.setdefault((dtype, prompt), []).append(time_generation(generator, prompt))
+            runs.setdefault((PLAIN, prompt), []).append(
+                time_plain_generate(model, tokenizer, prompt)
+            )
     results = []
-    for dtype in dtypes:
+    for dtype in (*dtypes, PLAIN):
         medians = [
             {k: statistics.median(r[k] for r in runs[dtype, p]) for k in runs[dtype, p][0]}
             for p in PROMPTS
@@ -173,7 +224,11 @@ def main() -> None:
 
     report["torch"] = torch.__version__
     report["load_average_before"] = os.getloadavg()
-    report["speed"] = measure_speed(cache_dir, ("float32", "bfloat16"))
+    report["speed"] = measure_speed(cache_dir, ("auto", "float32", "bfloat16"))
+    plain = report["speed"][-1]["mean_decode_tokens_per_s"]
+    report["decode_vs_plain_float32"] = {
+        s["dtype"]: round(s["mean_decode_tokens_per_s"] / plain, 2) for s in report["speed"][:-1]
+    }
     report["load_average_after"] = os.getloadavg()
     print(
         f"\n{'dtype':9s} {'prompt':40s} {'ttft s':>7s} {'tok':>4s} {'tok/s':>6s} "
@@ -182,15 +237,19 @@ def main() -> None:
     for speed in report["speed"]:
         for p in speed["prompts"]:
             print(
-                f"{speed['dtype']:9s} {p['prompt'][:40]:40s} {p['ttft_s']:7.3f} "
+                f"{speed['dtype'][:9]:9s} {p['prompt'][:40]:40s} {p['ttft_s']:7.3f} "
                 f"{p['tokens']:4.0f} {p['tokens_per_s']:6.1f} {p['decode_tokens_per_s']:6.1f} "
                 f"{p['tokens_per_cpu_s']:9.1f}"
             )
         print(
-            f"{speed['dtype']:9s} {'mean':40s} {speed['mean_ttft_s']:7.3f} {'':4s} "
+            f"{speed['dtype'][:9]:9s} {'mean':40s} {speed['mean_ttft_s']:7.3f} {'':4s} "
             f"{speed['mean_tokens_per_s']:6.1f} {speed['mean_decode_tokens_per_s']:6.1f} "
             f"{speed['mean_tokens_per_cpu_s']:9.1f}"
         )
+    print(f"decoding against plain model.generate at float32: {report['decode_vs_plain_float32']}")
+    print(
+        f"load average before {report['load_average_before']}, after {report['load_average_after']}"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {RESULTS}")

@@ -93,6 +93,8 @@ class AnswerConfig:
     mode: str = "generative"
     #: from ``generator.max_new_tokens``.
     max_new_tokens: int = 160
+    #: ``answers.max_prompt_tokens`` resolved by the container (None: the context window).
+    max_prompt_tokens: int | None = None
     #: tokens of earlier conversation turns kept in a generative prompt (``chat.history_tokens``).
     history_tokens: int = 512
     extractive: ExtractiveParams = field(default_factory=ExtractiveParams)
@@ -380,7 +382,7 @@ class Assistant:
             question,
             passages,
             count_tokens=self.generator.count_tokens,
-            budget=self.generator.context_window - self.config.max_new_tokens,
+            budget=self.prompt_budget,
             template=self.config.template,
             history=history,
             history_budget=self.config.history_tokens,
@@ -401,6 +403,14 @@ class Assistant:
             return self._finish(text, kept, times, cache, base, self.generator.name, usage)
 
         return AnswerStream(iter(pieces), generated, timings, t0, passages)
+
+    @property
+    def prompt_budget(self) -> int:
+        """Tokens a generative prompt may take: the context window less the answer's room,
+        capped at ``max_prompt_tokens``."""
+        room = self.generator.context_window - self.config.max_new_tokens
+        cap = self.config.max_prompt_tokens
+        return room if cap is None else min(room, cap)
 
     def relevance(
         self, question: str, passages: Sequence[Passage], cache: EmbeddingCache | None = None

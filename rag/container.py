@@ -11,7 +11,7 @@ from rag.generators import build_generator
 from rag.generators.base import Generator
 from rag.rerank import CrossEncoderReranker
 from rag.retriever import Retriever
-from rag.settings import Settings
+from rag.settings import EMBEDDED_PROMPT_TOKENS, Settings
 from rag.stores.catalog import Catalog
 from rag.stores.lexical_index import LexicalIndex
 from rag.stores.registry import build_vector_store
@@ -98,6 +98,15 @@ class Container:
             return "extractive" if self.embedded_generator else "generative"
         return mode
 
+    @property
+    def max_prompt_tokens(self) -> int | None:
+        """``answers.max_prompt_tokens``, with None resolved: a small budget for the embedded
+        model, the model's whole context window for any other."""
+        cap = self.settings.answers.max_prompt_tokens
+        if cap is None and self.embedded_generator:
+            return EMBEDDED_PROMPT_TOKENS
+        return cap
+
     @cached_property
     def rewriter(self) -> QueryRewriter | None:
         """How follow-up questions are made standalone (None: they are not)."""
@@ -116,6 +125,7 @@ class Container:
             answers=self.settings.answers,
             mode=self.answer_mode,
             max_new_tokens=self.settings.generator.max_new_tokens,
+            max_prompt_tokens=self.max_prompt_tokens,
             history_tokens=self.settings.chat.history_tokens,
         )
         return Assistant(

@@ -168,6 +168,12 @@ class RetrievalSettings(BaseModel):
     )
 
 
+#: the prompt budget of the embedded SmolLM2-135M: a small model's first word waits on every
+#: prompt token (``benchmarks/generative_served.py``), and it reads a few passages better than
+#: many.
+EMBEDDED_PROMPT_TOKENS = 1024
+
+
 class AnswerSettings(BaseModel):
     """How answers are written, cited and checked (see rag/assistant.py)."""
 
@@ -175,6 +181,14 @@ class AnswerSettings(BaseModel):
         "auto", description="auto = extractive for the embedded 135M model, else generative"
     )
     top_k: int = Field(10, ge=1, le=100, description="passages per answer (a request may say)")
+    max_prompt_tokens: int | None = Field(
+        None,
+        ge=256,
+        le=1_000_000,
+        description="tokens a generative prompt may take (system prompt, history, passages, "
+        f"question); None = {EMBEDDED_PROMPT_TOKENS} for the embedded 135M model (it reads "
+        "fewer passages better, and faster), the model's context window otherwise",
+    )
     min_relevance: float = Field(
         0.29, ge=-1.0, le=1.0, description="question-passage cosine under which: 'not covered'"
     )

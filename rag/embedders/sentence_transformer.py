@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import rag.offline  # noqa: F401  (offline switches before any model library loads)
+from rag.cpu_features import cpu_has_bf16
 from rag.embedders.base import Embedder
 from rag.embedders.registry import register_embedder
 from rag.embedders.span_pooling import embed_with_spans, span_pooling_reason
@@ -30,15 +31,6 @@ from rag.query_encoder import OnnxQueryEncoder, needs_encode, torch_vector
 
 if TYPE_CHECKING:
     from rag.settings import Settings
-
-
-def cpu_has_bf16() -> bool:
-    """True where the CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class TokenizerFileCounter:

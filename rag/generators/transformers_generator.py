@@ -18,6 +18,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -37,6 +38,7 @@ from rag.generators.transformers_loader import (
     resolve_device,
     resolve_dtype,
 )
+from rag.memory import release_freed_memory
 
 if TYPE_CHECKING:
     from rag.settings import Settings
@@ -89,6 +91,9 @@ class TransformersGenerator:
         self._queue = GenerationQueue(max_waiting=max_queue)
         self._loaded: LoadedModel | None = None
         self._load_lock = threading.Lock()
+        # one long-lived thread writes every answer (the queue admits one at a time): its
+        # activations reuse one heap arena instead of a new thread's arena per answer.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
         self._context_window: int | None = None
 
     # -- loading ---------------------------------------------------------------------------
@@ -240,13 +245,7 @@ class TransformersGenerator:
             kwargs.update(do_sample=True, temperature=self.temperature)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        thread = threading.Thread(
-            target=_generate_in_thread,
-            args=(loaded.model, kwargs, streamer, errors),
-            name=f"generate-{self.name}",
-            daemon=True,
-        )
-        thread.start()
+        done = self._worker.submit(_generate_in_thread, loaded.model, kwargs, streamer, errors)
         scanner = StopScanner(stop)
         try:
             for piece in streamer:
@@ -265,13 +264,17 @@ class TransformersGenerator:
                 yield tail
         finally:
             cancel.set()
-            thread.join()
+            wait([done])
 
 
 def _generate_in_thread(
     model: Any, kwargs: dict[str, Any], streamer: Any, errors: list[BaseException]
 ) -> None:
-    """Run ``model.generate``; an exception is recorded and the stream ended, never lost."""
+    """Run ``model.generate``; an exception is recorded and the stream ended, never lost.
+
+    The prompt's activations are freed by then; their memory goes back to the OS, so the
+    server's size stays that of its models rather than of its longest prompt so far.
+    """
     import torch
 
     try:
@@ -280,6 +283,8 @@ def _generate_in_thread(
     except BaseException as exc:  # handed to the consuming thread
         errors.append(exc)
         streamer.end()
+    finally:
+        release_freed_memory()
 
 
 class _CancelCriteria:

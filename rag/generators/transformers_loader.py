@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.cpu_features import cpu_has_bf16
 from rag.errors import ConfigurationError, GenerationError, RagsteadError
+from rag.memory import release_freed_memory
 from rag.model_cache import cached_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -73,9 +75,16 @@ def resolve_device(device: str) -> str:
 
 
 def resolve_dtype(dtype: str, device: str) -> str:
-    """``auto`` -> bfloat16 on CUDA, float32 on CPU (measured faster there for small models)."""
+    """``auto`` -> bfloat16 on CUDA and on CPUs with bfloat16 instructions (AVX512-BF16, AMX),
+    float32 on other CPUs, where bfloat16 is emulated and slower than float32.
+
+    Measured on a 2-core EPYC with AVX512-BF16 (``benchmarks/generator_speed.py``): bfloat16
+    decodes SmolLM2-135M 1.6x as fast as float32 and reads a 1,000-token prompt 2.4x as fast.
+    """
     if dtype == "auto":
-        return "bfloat16" if device.startswith("cuda") else "float32"
+        if device.startswith("cuda") or (device == "cpu" and cpu_has_bf16()):
+            return "bfloat16"
+        return "float32"
     if dtype not in DTYPES:
         raise ConfigurationError(f"unknown dtype {dtype!r}", hint=f"use auto or one of {DTYPES}")
     return dtype
@@ -146,6 +155,7 @@ def _load_uncached(
             _save_atomically(model, tokenizer, gguf, target)
             source = "gguf"
     model = _place(model, device, dtype)
+    release_freed_memory()  # a conversion's or a dtype cast's float32 copy
     seconds = time.perf_counter() - start
     log.info(
         "loaded %s from %s on %s/%s in %.1f s",

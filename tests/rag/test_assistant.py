@@ -61,3 +61,30 @@ def test_prompt_keeps_only_what_fits(example_container: Container) -> None:
     assert 0 < len(kept) < len(passages)
     assert kept[0] is passages[0]
     assert "[1]" in messages[-1]["content"] and f"[{len(kept) + 1}]" not in messages[-1]["content"]
+
+
+def test_the_embedded_model_reads_a_capped_prompt(example_container: Container) -> None:
+    from rag.assistant import AnswerConfig
+    from rag.settings import EMBEDDED_PROMPT_TOKENS, AnswerSettings
+
+    # the embedded 135M model: a small prompt budget; any other model: its context window
+    assert example_container.max_prompt_tokens == EMBEDDED_PROMPT_TOKENS
+    custom = Container(
+        example_container.settings.model_copy(
+            update={"answers": AnswerSettings(max_prompt_tokens=3000)}
+        )
+    )
+    assert custom.max_prompt_tokens == 3000
+
+    question = "How are mileage and receipts for expenses handled?"
+    generator = EchoGenerator()
+    uncapped = Assistant(example_container.retriever, generator)
+    capped = Assistant(
+        example_container.retriever,
+        generator,
+        config=AnswerConfig(mode="generative", max_prompt_tokens=300),
+    )
+    wide = uncapped.ask(question, top_k=10, mode="generative")
+    narrow = capped.ask(question, top_k=10, mode="generative")
+    assert wide.usage["prompt_tokens"] > 300 >= narrow.usage["prompt_tokens"] > 0
+    assert narrow.covered and narrow.citations
