@@ -60,30 +60,41 @@ class AppState:
         )
 
     def load_models(self) -> None:
-        """Load the embedder and (unless answers are extractive) the generator, then mark the
-        app ready; record an error instead of crashing the server.
+        """Make the app ready, then load the rest in a thread of its own; record an error
+        instead of crashing the server.
 
-        With extractive answers by default (the embedded generator) no request needs the
-        generator to start, so the app is ready once the embedder is, and the generator loads
-        afterwards in a thread of its own for the requests that ask for generative answers
-        (one arriving before it is loaded waits for it)."""
+        Ready needs what a search needs: the query encoder (without PyTorch where the embedder
+        exported one before, so a warm server searches about two seconds after it starts) and,
+        unless answers are extractive, the generator. The embedder's model (for the sentences
+        an answer is checked against, and for uploads) and, with extractive answers by default,
+        the generator load after; a request that needs one before it is loaded waits for it."""
         try:
-            self.container.embedder.load()
+            self.container.embedder.prepare_queries()
             extractive = self.container.answer_mode == "extractive"
             if not extractive:
                 self._load_generator()
             self.ready.set()
-            log.info("models loaded; ready")
-            if extractive:
-                threading.Thread(
-                    target=self._load_generator_quietly, name="generator-loader", daemon=True
-                ).start()
+            log.info("ready to search; loading the rest")
+            threading.Thread(
+                target=self._load_rest, args=(extractive,), name="model-loader", daemon=True
+            ).start()
         except RagsteadError as exc:
             self.load_error = str(exc)
             log.error("model load failed: %s", exc)
         except Exception as exc:  # keep serving /healthz with the reason
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("model load failed")
+
+    def _load_rest(self, generator: bool) -> None:
+        """The embedder's model and (``generator``) the generator, ahead of the requests that
+        need them (a failure is logged; that request then reports it)."""
+        try:
+            self.container.embedder.load()
+        except Exception:
+            log.exception("the embedder failed to load; answers and uploads will fail")
+        if generator:
+            self._load_generator_quietly()
+        log.info("models loaded")
 
     def _load_generator(self) -> None:
         load = getattr(self.container.generator, "load", None)

@@ -8,9 +8,15 @@ sentence-transformers, so the index does not depend on this module.
 
 The encoder is the model's transformer, its mean pooling and the L2 normalisation, exported
 once with ``torch.onnx.export`` to ``<cache dir>/query-encoders/<model>-<hash>.onnx`` (a few
-seconds; written to a temporary file and renamed, so a killed process leaves no half file).
-Every process checks the loaded graph against the PyTorch path on a probe text and falls back to
+seconds; written to a temporary file and renamed, so a killed process leaves no half file),
+beside a record (``.json``) of the tokenizer's settings and the float32 PyTorch vector of a
+probe text. Every process checks the loaded graph against that vector and falls back to
 PyTorch if they differ, so a stale or foreign file can never change what a query retrieves.
+
+Once exported, a process opens the encoder without PyTorch (``OnnxQueryEncoder.open``: the
+``tokenizers`` library reads the model's ``tokenizer.json``, checked at export to cut text into
+the tokens sentence-transformers does), so a server answers searches before PyTorch has loaded.
+The vectors are float32 whatever dtype the documents were embedded in.
 
 Only models of the plain shape qualify: one ``Transformer`` module, mean ``Pooling`` and an
 optional ``Normalize``, without prompts or a truncated dimension; others keep PyTorch.
@@ -20,10 +26,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.metadata
+import json
 import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +42,8 @@ import rag.offline  # noqa: F401  (ORT_DISABLE_TELEMETRY before onnxruntime load
 
 log = logging.getLogger(__name__)
 
-#: bump when the exported graph changes, so older files are not reused.
-EXPORT_FORMAT = "1"
+#: bump when the exported graph or its record changes, so older files are not reused.
+EXPORT_FORMAT = "2"
 #: largest difference from the PyTorch vector accepted for the probe text.
 TOLERANCE = 1e-4
 _PROBE = "Which documents say how many days of annual leave part-time staff get?"
@@ -71,17 +80,52 @@ def unsupported_reason(model: Any) -> str | None:
     return None
 
 
-def model_digest(model_dir: Path, model: Any) -> str:
-    """A key for the exported file: the model's files (names, sizes, times) and the exporter."""
-    import torch
-
-    h = hashlib.sha256(f"{EXPORT_FORMAT}:{torch.__version__}:{model_dir.resolve()}".encode())
+def model_digest(model_dir: Path) -> str:
+    """A key for the exported file: the model's files (names, sizes, times; ``modules.json``
+    among them) and the exporter's version, read without importing PyTorch."""
+    try:
+        exporter = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        exporter = "none"
+    h = hashlib.sha256(f"{EXPORT_FORMAT}:{exporter}:{model_dir.resolve()}".encode())
     for path in sorted(model_dir.rglob("*")):
         if path.is_file():
             st = path.stat()
             h.update(f"{path.relative_to(model_dir)}:{st.st_size}:{st.st_mtime_ns}".encode())
-    h.update(repr([type(m).__name__ for m in model]).encode())
     return h.hexdigest()[:16]
+
+
+def encoder_path(model_dir: Path, cache_root: Path, name: str | None = None) -> Path:
+    """Where the graph of ``model_dir``'s query encoder lives (its record: ``.json`` beside)."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name or model_dir.name)
+    return cache_root / "query-encoders" / f"{name}-{model_digest(model_dir)}.onnx"
+
+
+def _record_path(graph: Path) -> Path:
+    return graph.with_suffix(".json")
+
+
+class WordPieces:
+    """One text to the model's input ids with the ``tokenizers`` library (no PyTorch), as
+    sentence-transformers' ``preprocess`` does it: stripped, lower-cased where the model says,
+    special tokens added, cut at ``max_length``."""
+
+    def __init__(self, tokenizer_json: Path, max_length: int, lower: bool) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=max_length)
+        self._lower = lower
+
+    def __call__(self, text: str) -> dict[str, np.ndarray]:
+        text = text.strip()
+        encoding = self._tokenizer.encode(text.lower() if self._lower else text)
+        return {
+            "input_ids": np.asarray([encoding.ids], dtype=np.int64),
+            "attention_mask": np.asarray([encoding.attention_mask], dtype=np.int64),
+            "token_type_ids": np.asarray([encoding.type_ids], dtype=np.int64),
+        }
 
 
 def _graph(transformer: Any) -> Any:
@@ -108,16 +152,40 @@ def _graph(transformer: Any) -> Any:
 class OnnxQueryEncoder:
     """One text -> its unit vector, through an onnxruntime session (one thread)."""
 
-    def __init__(self, model: Any, session: Any) -> None:
-        self._model = model  # its preprocess() tokenizes exactly as sentence-transformers does
+    def __init__(self, tokenize: Callable[[str], dict[str, np.ndarray]], session: Any) -> None:
+        self._tokenize = tokenize
         self._session = session
         self._inputs = [i.name for i in session.get_inputs()]
 
     def __call__(self, text: str) -> np.ndarray:
         """The unit-length float32 vector of ``text``."""
-        features = self._model.preprocess([text])
-        feed = {name: features[name].numpy().astype(np.int64) for name in self._inputs}
+        features = self._tokenize(text)
+        feed = {name: features[name] for name in self._inputs}
         return np.asarray(self._session.run(None, feed)[0][0], dtype=np.float32)
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension (the graph's output width)."""
+        return int(self._session.get_outputs()[0].shape[-1])
+
+    @classmethod
+    def open(
+        cls, model_dir: Path, cache_root: Path, *, name: str | None = None
+    ) -> OnnxQueryEncoder | None:
+        """The encoder exported earlier for ``model_dir``, opened and checked without PyTorch;
+        None where there is none yet or it fails its check (``build`` then makes it)."""
+        graph = encoder_path(model_dir, cache_root, name)
+        try:
+            record = json.loads(_record_path(graph).read_text())
+            if not graph.is_file() or not (model_dir / "tokenizer.json").is_file():
+                return None
+            words = WordPieces(
+                model_dir / "tokenizer.json", record["max_seq_length"], record["do_lower_case"]
+            )
+            return cls._checked(words, graph, np.asarray(record["probe"], dtype=np.float32))
+        except Exception as exc:  # no record yet, or one from something else: build it
+            log.debug("no usable exported query encoder at %s: %s", graph, exc)
+            return None
 
     @classmethod
     def build(
@@ -127,21 +195,33 @@ class OnnxQueryEncoder:
         reason = unsupported_reason(model)
         if reason is not None:
             raise ValueError(reason)
-        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name or model_dir.name)
-        target = cache_root / "query-encoders" / f"{name}-{model_digest(model_dir, model)}.onnx"
-        if not target.is_file():
-            _export(model, target)
+        target = encoder_path(model_dir, cache_root, name)
+        if not target.is_file() or not _record_path(target).is_file():
+            _export(model, model_dir, target)
         try:
-            return cls._checked(model, target)
+            return cls._from_record(model, model_dir, target)
         except Exception as exc:  # a file cut short or written by another exporter: redo it
             log.warning("re-exporting the query encoder %s: %s", target, exc)
             target.unlink(missing_ok=True)
-            _export(model, target)
-            return cls._checked(model, target)
+            _export(model, model_dir, target)
+            return cls._from_record(model, model_dir, target)
 
     @classmethod
-    def _checked(cls, model: Any, path: Path) -> OnnxQueryEncoder:
-        """A session on ``path`` whose probe vector matches the PyTorch one (else raises)."""
+    def _from_record(cls, model: Any, model_dir: Path, graph: Path) -> OnnxQueryEncoder:
+        record = json.loads(_record_path(graph).read_text())
+        reference = np.asarray(record["probe"], dtype=np.float32)
+        if record.get("tokenizer") == "tokenizers":
+            words = WordPieces(
+                model_dir / "tokenizer.json", record["max_seq_length"], record["do_lower_case"]
+            )
+            return cls._checked(words, graph, reference)
+        return cls._checked(_model_tokenize(model), graph, reference)
+
+    @classmethod
+    def _checked(
+        cls, tokenize: Callable[[str], dict[str, np.ndarray]], path: Path, reference: np.ndarray
+    ) -> OnnxQueryEncoder:
+        """A session on ``path`` whose probe vector matches ``reference`` (else raises)."""
         import onnxruntime as ort
 
         ort.disable_telemetry_events()  # besides ORT_DISABLE_TELEMETRY (rag.offline)
@@ -150,11 +230,48 @@ class OnnxQueryEncoder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        encoder = cls(model, session)
-        diff = float(np.abs(encoder(_PROBE) - torch_vector(model, _PROBE)).max())
+        encoder = cls(tokenize, session)
+        diff = float(np.abs(encoder(_PROBE) - reference).max())
         if diff > TOLERANCE:
             raise ValueError(f"the exported graph differs from PyTorch by {diff:.2e}")
         return encoder
+
+
+def _model_tokenize(model: Any) -> Callable[[str], dict[str, np.ndarray]]:
+    """Tokenizing through the loaded model's ``preprocess`` (where ``tokenizers`` cannot)."""
+
+    def tokenize(text: str) -> dict[str, np.ndarray]:
+        features = model.preprocess([text])
+        return {k: v.numpy().astype(np.int64) for k, v in features.items() if hasattr(v, "numpy")}
+
+    return tokenize
+
+
+#: texts on which the ``tokenizers`` path must give ``preprocess``'s ids before it is used.
+_TOKENIZER_CHECKS = (
+    _PROBE,
+    "  Übergangsfrist für Verträge – Zürich, 2024 (§ 4.2)  ",
+    "HbA1c ≥ 6.5% in COVID-19 patients; IL-1β and TNF-α levels?",
+    "a clause repeated until the text runs past the model's token window " * 40,
+)
+
+
+def _tokenizer_record(model: Any, model_dir: Path) -> dict[str, Any]:
+    """How a process without PyTorch tokenizes for ``model``: ``tokenizers`` where it gives
+    ``preprocess``'s ids on the check texts, else the loaded model's own ``preprocess``."""
+    max_length = int(model.max_seq_length)
+    lower = bool(getattr(model[0], "do_lower_case", False))
+    config = {"max_seq_length": max_length, "do_lower_case": lower}
+    try:
+        words = WordPieces(model_dir / "tokenizer.json", max_length, lower)
+        same = all(
+            np.array_equal(words(t)["input_ids"], model.preprocess([t])["input_ids"].numpy())
+            for t in _TOKENIZER_CHECKS
+        )
+    except Exception as exc:  # no tokenizer.json, or one tokenizers cannot read
+        log.debug("tokenizers cannot stand in for preprocess(): %s", exc)
+        same = False
+    return {**config, "tokenizer": "tokenizers" if same else "model"}
 
 
 def torch_vector(model: Any, text: str) -> np.ndarray:
@@ -171,8 +288,10 @@ def torch_vector(model: Any, text: str) -> np.ndarray:
     return np.asarray(vector[0].cpu().numpy(), dtype=np.float32)
 
 
-def _export(model: Any, target: Path) -> None:
-    """Write the ONNX graph of ``model``'s query path to ``target`` atomically."""
+def _export(model: Any, model_dir: Path, target: Path) -> None:
+    """Write the ONNX graph of ``model``'s query path to ``target`` and its record (tokenizer
+    settings, the float32 PyTorch vector of the probe text) beside it, each atomically, the
+    record first."""
     import torch
 
     transformer = copy.deepcopy(model[0].auto_model).to("cpu").float().eval()
@@ -187,7 +306,13 @@ def _export(model: Any, target: Path) -> None:
     if "token_type_ids" in features:
         names.append("token_type_ids")
     args = tuple(features[n].to("cpu") for n in names)
+    graph = _graph(transformer)
+    probe = model.preprocess([_PROBE])
+    with torch.no_grad():
+        reference = graph(*(probe[n].to("cpu") for n in names))[0].numpy()
+    record = {**_tokenizer_record(model, model_dir), "probe": reference.tolist()}
     target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(_record_path(target), json.dumps(record).encode())
     fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=target.parent)
     os.close(fd)
     log.info("exporting the query encoder to %s (once; the file is reused)", target)
@@ -195,7 +320,7 @@ def _export(model: Any, target: Path) -> None:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _graph(transformer),
+                graph,
                 args,
                 tmp,
                 input_names=names,
@@ -206,6 +331,19 @@ def _export(model: Any, target: Path) -> None:
             )
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """``data`` into ``path`` through a temporary sibling and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -66,22 +66,27 @@ class TokenizerFileCounter:
 #: how queries are embedded: onnxruntime where it can (auto), always (onnx), or never (torch).
 QUERY_RUNTIMES = ("auto", "onnx", "torch")
 #: how a chunk's sentence vectors are made: pooled from the chunk's own pass, or a pass each.
-SENTENCE_POOLINGS = ("chunk", "separate")
+SENTENCE_POOLINGS = ("chunk", "separate", "sentences")
 _log = logging.getLogger(__name__)
 
 
-def _one_torch_thread() -> None:
-    import torch
+_THIS_THREAD = threading.local()
 
-    torch.set_num_threads(1)  # per thread (OpenMP): batch embedding elsewhere keeps its threads
+
+def _one_torch_thread() -> None:
+    """Limit PyTorch to one intra-op thread on the calling thread (once; imports PyTorch)."""
+    if not getattr(_THIS_THREAD, "one_torch_thread", False):
+        import torch
+
+        torch.set_num_threads(1)  # per thread (OpenMP): batch embedding elsewhere keeps its threads
+        _THIS_THREAD.one_torch_thread = True
 
 
 #: One short query gains nothing from intra-op threads on CPU, and they would fight the BM25 and
 #: sentence searches running beside it (SciFact search p95 72 -> 41 ms on 2 cores): queries are
-#: embedded on threads limited to one torch thread each.
-_QUERY_THREADS = ThreadPoolExecutor(
-    max_workers=2, thread_name_prefix="ragstead-query", initializer=_one_torch_thread
-)
+#: embedded on these threads, each limited to one torch thread where PyTorch embeds them (the
+#: ONNX encoder is one thread of its own, and needs no PyTorch at all).
+_QUERY_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ragstead-query")
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -167,20 +172,30 @@ class SentenceTransformerEmbedder(Embedder):
         _ = self.model
         self._query_encoder()
 
+    def prepare_queries(self) -> None:
+        """Make queries answerable now: the ONNX query encoder alone where it was exported
+        before (no PyTorch: a server searches within a second or two of starting), else the
+        model."""
+        if self._query_encoder() is None:
+            _ = self.model
+
     def _query_encoder(self) -> Any:
         """The onnxruntime query encoder where ``query_runtime`` allows it, else None."""
         if self.query_runtime == "torch":
             return None
-        path, device, dtype = self._key()
-        if device != "cpu" or dtype != "float32":
-            return self._without_encoder(
-                f"it runs float32 on CPU (this embedder: {dtype} on {device})"
-            )
+        path, device, _ = self._key()
+        if device != "cpu":
+            return self._without_encoder(f"it runs on CPU (this embedder: {device})")
         if self._cache_dir is None:
             return self._without_encoder("it needs a cache directory for the exported graph")
         cache_dir = self._cache_dir
 
         def build() -> Any:
+            # float32 queries beside documents embedded in bfloat16 where the CPU has it: the
+            # query side then carries no rounding (README, Retrieval figures)
+            opened = OnnxQueryEncoder.open(Path(path), cache_dir, name=self.name)
+            if opened is not None:
+                return opened
             try:
                 return OnnxQueryEncoder.build(self.model, Path(path), cache_dir, name=self.name)
             except Exception as exc:  # any failure leaves the PyTorch path, which always works
@@ -292,6 +307,11 @@ class SentenceTransformerEmbedder(Embedder):
             return self.embed_batch([text])[0]
         return torch_vector(model, text)
 
+    def _embed_on_query_thread(self, text: str) -> np.ndarray:
+        if self._query_encoder() is None:
+            _one_torch_thread()
+        return self._embed_one(text)
+
     def clear_query_cache(self) -> None:
         """Forget cached query vectors (evaluation times cold queries)."""
         with self._cache_lock:
@@ -305,7 +325,7 @@ class SentenceTransformerEmbedder(Embedder):
                 self._query_cache.move_to_end(text)
                 return hit
         if resolve_device(self._device) == "cpu":
-            vector = _QUERY_THREADS.submit(self._embed_one, text).result()
+            vector = _QUERY_THREADS.submit(self._embed_on_query_thread, text).result()
         else:
             vector = self._embed_one(text)
         with self._cache_lock:

@@ -55,7 +55,12 @@ class LoadedModel:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; other names are checked."""
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; other names are checked.
+
+    ``auto`` and ``cpu`` on a Linux machine without NVIDIA device files are answered without
+    importing PyTorch (seconds a server would otherwise wait before its first search)."""
+    if device == "cpu" or (device == "auto" and not _may_have_cuda()):
+        return "cpu"
     import torch
 
     if device == "auto":
@@ -72,6 +77,13 @@ def resolve_device(device: str) -> str:
             hint="use device auto or cpu, or install a CUDA build of torch",
         )
     return str(parsed)
+
+
+def _may_have_cuda() -> bool:
+    """False only where a CUDA GPU surely is not visible: Linux without /dev/nvidia* files."""
+    if not Path("/proc/version").is_file():  # not Linux: ask PyTorch
+        return True
+    return any(Path("/dev").glob("nvidia[0-9]*"))
 
 
 def resolve_dtype(dtype: str, device: str) -> str:

@@ -51,3 +51,32 @@ def test_generative_answers_wait_for_the_generator(tmp_path: Path) -> None:
     assert not state.ready.is_set()
     generator.release.set()
     assert state.ready.wait(30) and generator.loaded.is_set()
+
+
+class GatedEmbedder(HashingEmbedder):
+    """Queries ready at once (``prepare_queries``); the full model's load waits for the test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.loaded = threading.Event()
+
+    def prepare_queries(self) -> None:
+        """Nothing to wait for: the query path is ready."""
+
+    def load(self) -> None:
+        self.release.wait(30)
+        self.loaded.set()
+
+
+def test_searches_are_served_before_the_embedder_model_loads(tmp_path: Path) -> None:
+    embedder = GatedEmbedder()
+    settings = Settings(data_dir=tmp_path, answers={"mode": "auto"})
+    state = AppState.build(Container(settings, embedder=embedder, generator=GatedGenerator()))
+    threading.Thread(target=state.load_models, daemon=True).start()
+    assert state.ready.wait(30)
+    assert not embedder.loaded.is_set()
+    assert state.container.retriever.retrieve("annual leave", top_k=3) == []  # searches now
+    embedder.release.set()
+    assert embedder.loaded.wait(30)  # the rest loads behind, ahead of answers and uploads
+    assert state.load_error is None

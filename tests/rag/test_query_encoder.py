@@ -3,6 +3,7 @@ itself, and the settings that choose it (real embedded MiniLM, real onnxruntime)
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,43 @@ def test_queries_take_onnx_and_match_the_batch_vectors(
         assert float(np.abs(vector - expected).max()) < 1e-4, text
 
 
+def test_a_new_process_searches_without_pytorch(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    import subprocess
+    import sys
+
+    assert embedder._cache_dir is not None
+    script = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "from rag.embedders import SentenceTransformerEmbedder\n"
+        "e = SentenceTransformerEmbedder(cache_dir=Path(sys.argv[1]))\n"
+        "e.prepare_queries()\n"
+        "vectors = [e.embed_query(t).tolist() for t in json.loads(sys.argv[2])]\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'vectors': vectors}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(embedder._cache_dir), json.dumps(TEXTS)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["torch"] is False  # the exported encoder and tokenizers alone
+    expected = embedder.embed_batch(TEXTS)  # float32 PyTorch, through sentence-transformers
+    got = np.asarray(result["vectors"], dtype=np.float32)
+    assert float(np.abs(got - expected).max()) < 1e-4
+
+
+def test_bfloat16_documents_get_float32_queries(tmp_path: Path) -> None:
+    bf16 = SentenceTransformerEmbedder(cache_dir=tmp_path, dtype="bfloat16", device="cpu")
+    f32 = SentenceTransformerEmbedder(cache_dir=tmp_path, dtype="float32", device="cpu")
+    assert isinstance(bf16._query_encoder(), OnnxQueryEncoder)
+    reference = f32.embed_batch([TEXTS[0]])[0]
+    assert float(np.abs(bf16.embed_query(TEXTS[0]) - reference).max()) < 1e-4
+
+
 def test_a_damaged_graph_file_is_exported_again(
     embedder: SentenceTransformerEmbedder, tmp_path: Path
 ) -> None:
@@ -68,12 +106,10 @@ def test_torch_runtime_gives_the_same_vectors(
     assert np.allclose(plain.embed_query(TEXTS[1]), embedder.embed_query(TEXTS[1]), atol=1e-4)
 
 
-def test_onnx_runtime_that_cannot_be_had_is_a_clear_error(tmp_path: Path) -> None:
-    bf16 = SentenceTransformerEmbedder(
-        cache_dir=tmp_path, dtype="bfloat16", device="cpu", query_runtime="onnx"
-    )
-    with pytest.raises(ConfigurationError, match="bfloat16 on cpu"):
-        bf16.embed_query("anything")
+def test_onnx_runtime_that_cannot_be_had_is_a_clear_error() -> None:
+    nowhere = SentenceTransformerEmbedder(cache_dir=None, device="cpu", query_runtime="onnx")
+    with pytest.raises(ConfigurationError, match="cache directory"):
+        nowhere.embed_query("anything")
     with pytest.raises(ConfigurationError, match="query_runtime"):
         SentenceTransformerEmbedder(query_runtime="tensorrt")
 
