@@ -58,11 +58,12 @@ class EmbedderSettings(BaseModel):
         description="how one query is embedded: onnxruntime on CPU in float32 where the model"
         " allows (auto), required (onnx), or PyTorch (torch); same vectors either way",
     )
-    sentence_pooling: Literal["chunk", "separate"] = Field(
+    sentence_pooling: Literal["chunk", "separate", "sentences"] = Field(
         "separate",
-        description="a chunk's sentence vectors: each sentence embedded on its own (separate:"
-        " a second pass), or pooled from the tokens of the chunk's own forward pass (chunk:"
-        " one pass, faster; dense-only retrieval quality lower, README Ingestion figures)",
+        description="a chunk's vectors: separate (the chunk and each sentence embedded on their"
+        " own: two passes), chunk (sentence vectors pooled from the chunk's pass: one pass,"
+        " less dense-only quality) or sentences (each sentence embedded on its own, the chunk's"
+        " vector pooled from them: one pass over short pieces); README, Ingestion figures",
     )
 
 

@@ -116,3 +116,27 @@ def test_only_pooled_sentence_vectors_change_the_index_key(tmp_path: Path) -> No
     # indexes made before the setting (a pass per sentence) keep their key: no re-embedding
     assert "sentence_pooling" not in key("separate")
     assert key("chunk")["sentence_pooling"] == "chunk"  # switching re-embeds every file
+
+
+def test_sentences_pooling_embeds_pieces_once_and_pools_the_chunk() -> None:
+    from rag.embedders.base import cover
+
+    embedder = SentenceTransformerEmbedder(dtype="float32", sentence_pooling="sentences")
+    short = "See HR."  # too short for a vector of its own, still part of the chunk's vector
+    chunks = [
+        Chunk(id="a", doc_id="d", text=f"{LEAVE} {short} {VPN}", source="/d", title="Handbook"),
+        Chunk(id="b", doc_id="e", text=LUNCH, source="/e"),
+    ]
+    vectors, parts = embed_chunks(embedder, chunks)
+    assert parts is not None and [len(p) for p in parts] == [2, 0]
+    # the sentence vectors are exactly the sentences embedded alone
+    np.testing.assert_allclose(parts[0], embedder.embed_batch([LEAVE, VPN]), atol=1e-5)
+    # the chunk's vector: its pieces (title, sentences, the short one) weighted by tokens
+    pieces = cover(chunks[0].embed_text(), sentence_spans_of(chunks[0]))
+    assert pieces == ["Handbook", LEAVE, short, VPN]
+    weights = np.array([embedder.count_tokens(p) for p in pieces], dtype=np.float32)
+    pooled = weights @ embedder.embed_batch(pieces)
+    np.testing.assert_allclose(vectors[0], pooled / np.linalg.norm(pooled), atol=1e-5)
+    # close to the chunk read whole, and a chunk of one sentence is embedded whole
+    assert float(vectors[0] @ embedder.embed_batch([chunks[0].embed_text()])[0]) > 0.8
+    np.testing.assert_allclose(vectors[1], embedder.embed_batch([LUNCH])[0], atol=1e-5)
