@@ -91,6 +91,11 @@ def main() -> None:
     env = {**os.environ, "RAGSTEAD_DATA_DIR": str(work / "data"), "PYTHONPATH": str(ROOT)}
     try:
         cli("ingest", str(ROOT / "examples/docs"), env=env)
+        from api.auth.keys import KeyStore
+        from rag.settings import load_settings
+
+        key = KeyStore(load_settings(data_dir=work / "data").auth_path).create("bench").key
+        auth = {"Authorization": f"Bearer {key}"}
         port = free_port()
         proc, cold = start_and_wait(env, port)
         proc.terminate()
@@ -107,13 +112,19 @@ def main() -> None:
         # model for the passages' sentences): reported as it is
         t0 = time.perf_counter()
         r = httpx.post(
-            f"http://127.0.0.1:{port}/v1/query", json={"question": QUESTIONS[0]}, timeout=300
+            f"http://127.0.0.1:{port}/v1/query",
+            json={"question": QUESTIONS[0]},
+            headers=auth,
+            timeout=300,
         )
         r.raise_for_status()
         first_answer = time.perf_counter() - t0
         t0 = time.perf_counter()
         httpx.post(
-            f"http://127.0.0.1:{port}/v1/retrieve", json={"question": QUESTIONS[1]}, timeout=300
+            f"http://127.0.0.1:{port}/v1/retrieve",
+            json={"question": QUESTIONS[1]},
+            headers=auth,
+            timeout=300,
         ).raise_for_status()
         first_search = time.perf_counter() - t0
         time.sleep(10)  # the rest has loaded
@@ -122,14 +133,17 @@ def main() -> None:
             for q in QUESTIONS:
                 t0 = time.perf_counter()
                 r = httpx.post(
-                    f"http://127.0.0.1:{port}/v1/query", json={"question": q}, timeout=300
+                    f"http://127.0.0.1:{port}/v1/query",
+                    json={"question": q},
+                    headers=auth,
+                    timeout=300,
                 )
                 r.raise_for_status()
                 latencies.append((time.perf_counter() - t0) * 1000)
         ask_served = []
         for q in QUESTIONS[:3]:  # `ragstead ask` as a whole process asks the running server
             t0 = time.perf_counter()
-            cli("ask", q, env=env)
+            cli("ask", q, env={**env, "RAGSTEAD_API_KEY": key or ""})
             ask_served.append(time.perf_counter() - t0)
         rss = peak_rss(proc)
         proc.terminate()

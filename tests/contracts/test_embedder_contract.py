@@ -31,10 +31,12 @@ def served() -> Iterator[EmbeddingServer]:
     server.close()
 
 
-@pytest.fixture(params=["minilm", "minilm-chunk-pooling", "openai", "hashing"])
+@pytest.fixture(params=["minilm", "minilm-separate", "minilm-chunk-pooling", "openai", "hashing"])
 def embedder(request: pytest.FixtureRequest) -> Embedder:
     if request.param == "minilm":
-        return SentenceTransformerEmbedder()
+        return SentenceTransformerEmbedder()  # sentence_pooling: sentences
+    if request.param == "minilm-separate":
+        return SentenceTransformerEmbedder(sentence_pooling="separate")
     if request.param == "minilm-chunk-pooling":
         return SentenceTransformerEmbedder(sentence_pooling="chunk")
     if request.param == "openai":
