@@ -6,10 +6,11 @@ beside the chunk vector (``VectorStore.upsert(..., parts=...)``); dense retrieva
 chunk by both (``Retriever``: a chunk-vector list and a best-sentence list, fused with BM25).
 
 Measured on SciFact train (README, Retrieval): dense nDCG@10 0.686 -> 0.703 and hybrid +0.9
-point. The price is a second pass over the text at ingest; with ``embedder.sentence_pooling:
-chunk`` the sentence vectors are pooled from the chunk's own forward pass instead (one pass,
-less dense-only quality: README, Ingestion figures). ``chunking.sentence_vectors: false``
-turns them off.
+point. The price, by default (``embedder.sentence_pooling: separate``), is a second pass over
+the text at ingest; ``sentences`` pools the chunk's vector from its sentences' vectors instead
+(one pass over short pieces), and ``chunk`` pools the sentence vectors from the chunk's own
+pass (less dense-only quality: README, Ingestion figures). ``chunking.sentence_vectors: false``
+turns sentence vectors off.
 
 Example::
 

@@ -43,7 +43,7 @@ import rag.offline  # noqa: F401  (ORT_DISABLE_TELEMETRY before onnxruntime load
 log = logging.getLogger(__name__)
 
 #: bump when the exported graph or its record changes, so older files are not reused.
-EXPORT_FORMAT = "2"
+EXPORT_FORMAT = "3"
 #: largest difference from the PyTorch vector accepted for the probe text.
 TOLERANCE = 1e-4
 _PROBE = "Which documents say how many days of annual leave part-time staff get?"
@@ -294,6 +294,11 @@ def _export(model: Any, model_dir: Path, target: Path) -> None:
     record first."""
     import torch
 
+    if next(model.parameters()).dtype != torch.float32:
+        # a bfloat16 model's weights are rounded: export the float32 ones from the files
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
     transformer = copy.deepcopy(model[0].auto_model).to("cpu").float().eval()
     # The SDPA attention path traces its mask for the example's length; eager attention
     # exports a graph that is right for every length.

@@ -59,12 +59,12 @@ class EmbedderSettings(BaseModel):
         " allows (auto), required (onnx), or PyTorch (torch); same vectors either way",
     )
     sentence_pooling: Literal["chunk", "separate", "sentences"] = Field(
-        "sentences",
-        description="a chunk's vectors: sentences (each sentence embedded on its own, the"
-        " chunk's vector pooled from them: one pass over short pieces), separate (the chunk and"
-        " each sentence embedded on their own: two passes; indexes before 2026-12 were made so)"
-        " or chunk (sentence vectors pooled from the chunk's pass: one pass, less dense-only"
-        " quality); README, Ingestion figures",
+        "separate",
+        description="a chunk's vectors: separate (the chunk and each sentence embedded on their"
+        " own: two passes), sentences (each sentence embedded on its own, the chunk's vector"
+        " pooled from them: one pass over short pieces, 1.3x faster) or chunk (sentence vectors"
+        " pooled from the chunk's pass: one pass, less dense-only quality); README, Ingestion"
+        " figures",
     )
 
 

@@ -69,7 +69,11 @@ def test_embed_spans_gives_the_chunk_vector_and_one_vector_per_sentence(
 ) -> None:
     whole, parts = embedder.embed_spans([CHUNK, LEAVE], [SPANS, []])
     assert whole.shape == (2, embedder.dim)
-    assert cosines(whole, embedder.embed_batch([CHUNK, LEAVE])).min() > 0.99
+    read_whole = embedder.embed_batch([CHUNK, LEAVE])
+    # a chunk read in one pass has its own vector; pooled from its sentences, one near it
+    floor = 0.75 if embedder.sentence_pooling == "sentences" else 0.99
+    assert cosines(whole, read_whole).min() > floor
+    assert cosines(whole[1], read_whole[1]) > 0.99  # one sentence, no spans: embedded whole
     assert parts[0].shape == (2, embedder.dim) and parts[1].shape == (0, embedder.dim)
     np.testing.assert_allclose(np.linalg.norm(parts[0], axis=1), 1.0, atol=1e-3)
     own = embedder.embed_batch([LEAVE, VPN])

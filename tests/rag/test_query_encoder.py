@@ -51,6 +51,8 @@ def test_a_new_process_searches_without_pytorch(
     import sys
 
     assert embedder._cache_dir is not None
+    model_dir = Path(embedder._key()[0])
+    OnnxQueryEncoder.build(embedder.model, model_dir, embedder._cache_dir, name=embedder.name)
     script = (
         "import sys, json\n"
         "from pathlib import Path\n"

@@ -139,7 +139,9 @@ def test_neighbour_windows_do_not_repeat_text(container: Container) -> None:
 def test_mmr_trades_relevance_for_diversity(container: Container) -> None:
     r = container.retriever
     plain = [p.chunk.doc_id for p in r.retrieve("parking", top_k=3)]
-    diverse = Retriever(r.embedder, r.store, r.catalog, RetrievalSettings(mmr_lambda=0.0))
+    # no neighbour windows: two diverse picks that sit side by side would merge into one
+    settings = RetrievalSettings(mmr_lambda=0.0, neighbors=0)
+    diverse = Retriever(r.embedder, r.store, r.catalog, settings)
     picked = diverse.retrieve("parking", top_k=3)
     assert len(picked) == 3
     # lambda 0 ignores relevance after the first pick: the set differs from plain top-3

@@ -116,7 +116,7 @@ def test_only_pooled_sentence_vectors_change_the_index_key(tmp_path: Path) -> No
     # indexes made before the setting (a pass per sentence) keep their key: no re-embedding
     assert "sentence_pooling" not in key("separate")
     assert key("chunk")["sentence_pooling"] == "chunk"  # switching re-embeds every file
-    assert key("sentences")["sentence_pooling"] == "sentences"  # the default since 2026-12
+    assert key("sentences")["sentence_pooling"] == "sentences"
 
 
 def test_sentences_pooling_embeds_pieces_once_and_pools_the_chunk() -> None:
