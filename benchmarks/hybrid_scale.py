@@ -235,13 +235,18 @@ def in_child(n_chunks: int, options: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def index_rss_mb(row: dict[str, Any]) -> float:
+    """Peak RSS over what the process held before the build (the model, one corpus copy)."""
+    return round(row["after_search"]["peak_rss_mb"] - row["before_build"]["rss_mb"], 1)
+
+
 def figures(row: dict[str, Any]) -> dict[str, float]:
     """The figures of one size whose growth is reported."""
     search = row["search"]
     return {
         "build_s": row["build_s"],
         "disk_mb": row["disk_mb"],
-        "peak_rss_mb": row["after_search"]["peak_rss_mb"],
+        "index_rss_mb": index_rss_mb(row),
         **{f"{p}_p95_ms": search[p]["p95_ms"] for p in ("total", "dense", "sentences", "lexical")},
     }
 
@@ -265,7 +270,8 @@ def print_row(row: dict[str, Any]) -> None:
     s = row["search"]
     print(
         f"{row['written']:>9} chunks  build {row['build_s']:7.1f} s  disk {row['disk_mb']:8.1f} MB"
-        f"  peak RSS {row['after_search']['peak_rss_mb']:7.1f} MB  hybrid top-10 p50"
+        f"  peak RSS {row['after_search']['peak_rss_mb']:7.1f} MB"
+        f" ({index_rss_mb(row):.0f} over the model)  hybrid top-10 p50"
         f" {s['total']['p50_ms']:7.1f} ms  p95 {s['total']['p95_ms']:7.1f} ms"
         f"  ({row['queries']} queries; load {row['cpu_before']['load_average'][0]}"
         f" -> {row['cpu_after']['load_average'][0]})"
