@@ -66,8 +66,9 @@ def test_rarest_keeps_the_words_fewest_chunks_hold_in_question_order() -> None:
 
 def test_a_long_question_is_searched_by_its_rarest_words(tmp_path: Path) -> None:
     cat = Catalog(tmp_path / "i.sqlite3")
-    lexical = cat.lexical
-    assert isinstance(lexical, SqliteLexicalIndex) and lexical.max_terms is not None
+    assert isinstance(cat.lexical, SqliteLexicalIndex) and cat.lexical.prune_above > 100
+    lexical = SqliteLexicalIndex(cat.db, prune_above=50)  # a big index's costly question
+    assert lexical.max_terms is not None
     common = "patients cells study results effect treatment disease risk levels"
     for i in range(6):
         cat.replace_document(
@@ -82,8 +83,9 @@ def test_a_long_question_is_searched_by_its_rarest_words(tmp_path: Path) -> None
     )
     assert lexical.frequencies(words)["mitochondria"] == 1
     assert lexical.frequencies(words)["cells"] == 7
-    assert len(words) > lexical.max_terms  # pruned: the rare word stays, and wins
-    assert "mitochondria" in rarest(words, lexical.frequencies(words), lexical.max_terms)
+    assert cat.lexical.searched_words(question) == words  # 56 matches: cheap, all searched
+    searched = lexical.searched_words(question)  # pruned: the rare word stays, and wins
+    assert len(searched) == lexical.max_terms < len(words) and "mitochondria" in searched
     assert [cid for cid, _ in lexical.search(question, 1)] == ["m-v1-0"]
 
 
