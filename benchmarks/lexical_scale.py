@@ -2,11 +2,14 @@
 
 Builds N chunks from SciFact abstracts (two sentences each; copies of the corpus with other
 chunk ids where N is larger than one copy), indexes them through the catalog into both lexical
-indexes, then runs SciFact's queries top 10 alternating between the two, and prints build time,
-search p50/p95 and size on disk for each, with the CPU and the load average.
+indexes, then runs SciFact's queries top 10 alternating between them, and prints build time,
+search p50/p95 and size on disk for each, with the CPU and the load average. The FTS5 index is
+searched twice: as configured (a long question's rarest ``MAX_TERMS`` words) and with every
+word of the question (``sqlite-fts5-all``, the same file), so the pruning is measured under
+the same load.
 
     python benchmarks/lexical_scale.py [--data ../shared/data] [--chunks 10000]
-        [--queries 200] [--postgres-url URL]
+        [--queries 200] [--postgres-url URL | --no-postgres]
 
 Without ``--postgres-url`` it starts a PostgreSQL on loopback in a temporary folder (Debian's
 server, as the tests do) and stops it after.
@@ -29,6 +32,7 @@ from benchmarks._common import DEFAULT_DATA, cpu_facts, require, write
 from rag.evaluation.datasets import read_corpus, read_queries
 from rag.evaluation.metrics import percentile
 from rag.stores.catalog import Catalog, DocumentRecord
+from rag.stores.lexical_index import SqliteLexicalIndex
 from rag.types import Chunk
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -75,18 +79,24 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=10_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--postgres-url", default=None)
+    ap.add_argument("--no-postgres", action="store_true", help="SQLite FTS5 only")
     args = ap.parse_args()
     corpus = require(args.data / "scifact" / "corpus.jsonl", "SciFact corpus")
     queries = read_queries(require(args.data / "scifact" / "queries.jsonl", "SciFact queries"))
     questions = list(queries.values())[: args.queries]
     from rag.stores.pg_lexical_index import PostgresLexicalIndex
 
-    server = nullcontext(args.postgres_url) if args.postgres_url else started_postgres()
+    server = (
+        nullcontext(args.postgres_url)
+        if args.postgres_url or args.no_postgres
+        else started_postgres()
+    )
     with tempfile.TemporaryDirectory() as tmp, server as url:
-        catalogs = {
-            "sqlite-fts5": Catalog(Path(tmp) / "a.sqlite3"),
-            "postgresql": Catalog(Path(tmp) / "b.sqlite3", lexical=PostgresLexicalIndex(url)),
-        }
+        catalogs = {"sqlite-fts5": Catalog(Path(tmp) / "a.sqlite3")}
+        if url is not None:
+            catalogs["postgresql"] = Catalog(
+                Path(tmp) / "b.sqlite3", lexical=PostgresLexicalIndex(url)
+            )
         build: dict[str, float] = {}
         for name, catalog in catalogs.items():
             start = time.perf_counter()
@@ -96,18 +106,22 @@ def main() -> None:
             print(
                 f"{name}: {catalog.lexical.count()} chunks in {build[name]:.1f} s", file=sys.stderr
             )
-        times: dict[str, list[float]] = {name: [] for name in catalogs}
-        for q in questions:  # alternating, so both see the same load
-            for name, catalog in catalogs.items():
+        indexes = {name: catalog.lexical for name, catalog in catalogs.items()}
+        fts5 = catalogs["sqlite-fts5"]
+        indexes["sqlite-fts5-all"] = SqliteLexicalIndex(fts5.db, max_terms=None)
+        build["sqlite-fts5-all"] = build["sqlite-fts5"]
+        times: dict[str, list[float]] = {name: [] for name in indexes}
+        for q in questions:  # alternating, so all see the same load
+            for name, index in indexes.items():
                 start = time.perf_counter()
-                catalog.lexical.search(q, 10)
+                index.search(q, 10)
                 times[name].append((time.perf_counter() - start) * 1000)
-        pg = catalogs["postgresql"].lexical
-        assert isinstance(pg, PostgresLexicalIndex)
-        pg_bytes = (
-            pg._conn().execute("SELECT pg_total_relation_size('lexical_chunks')").fetchone()[0]
-        )
-        disk = {"sqlite-fts5": (Path(tmp) / "a.sqlite3").stat().st_size, "postgresql": pg_bytes}
+        disk = {name: fts5.path.stat().st_size for name in ("sqlite-fts5", "sqlite-fts5-all")}
+        if "postgresql" in catalogs:
+            pg = catalogs["postgresql"].lexical
+            assert isinstance(pg, PostgresLexicalIndex)
+            sql = "SELECT pg_total_relation_size('lexical_chunks')"
+            disk["postgresql"] = pg._conn().execute(sql).fetchone()[0]
     facts = cpu_facts()
     rows = {
         name: {
@@ -116,7 +130,7 @@ def main() -> None:
             "p95_ms": round(percentile(times[name], 95), 2),
             "disk_mb": round(disk[name] / 1e6, 1),
         }
-        for name in catalogs
+        for name in indexes
     }
     print(f"{args.chunks} chunks, {len(questions)} queries top 10; {facts}")
     for name, row in rows.items():

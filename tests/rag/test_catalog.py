@@ -8,7 +8,12 @@ import pytest
 
 from rag.errors import NotFoundError
 from rag.stores.catalog import Catalog, DocumentRecord
-from rag.stores.lexical_index import match_expression
+from rag.stores.lexical_index import (
+    SqliteLexicalIndex,
+    content_words,
+    match_expression,
+    rarest,
+)
 from rag.types import Chunk
 
 
@@ -50,6 +55,38 @@ def test_delete_unknown_document_is_not_found(tmp_path: Path) -> None:
 def test_match_expression_quotes_terms_and_drops_stopwords() -> None:
     assert match_expression('What is "the" NEAR(x) policy?') == '"near" OR "x" OR "policy"'
     assert match_expression("???") == ""
+
+
+def test_rarest_keeps_the_words_fewest_chunks_hold_in_question_order() -> None:
+    words = ["cells", "mitochondria", "patients", "tumour"]
+    counts = {"cells": 900, "mitochondria": 2, "patients": 800}  # "tumour": none
+    assert rarest(words, counts, 2) == ["mitochondria", "tumour"]
+    assert rarest(words, counts, 8) == words
+
+
+def test_a_long_question_is_searched_by_its_rarest_words(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "i.sqlite3")
+    assert isinstance(cat.lexical, SqliteLexicalIndex) and cat.lexical.prune_above > 100
+    lexical = SqliteLexicalIndex(cat.db, prune_above=50)  # a big index's costly question
+    assert lexical.max_terms is not None
+    common = "patients cells study results effect treatment disease risk levels"
+    for i in range(6):
+        cat.replace_document(
+            DocumentRecord(doc_id=f"d{i}", source=f"/d{i}.md"), _chunks(f"d{i}", [common])
+        )
+    question = f"{common} mitochondria"
+    words = content_words(question)
+    assert lexical.frequencies(words)["mitochondria"] == 0
+    # The count follows the index: a chunk added since is counted (porter stems: "mitochondrion").
+    cat.replace_document(
+        DocumentRecord(doc_id="m", source="/m.md"), _chunks("m", ["Mitochondria and cells."])
+    )
+    assert lexical.frequencies(words)["mitochondria"] == 1
+    assert lexical.frequencies(words)["cells"] == 7
+    assert cat.lexical.searched_words(question) == words  # 56 matches: cheap, all searched
+    searched = lexical.searched_words(question)  # pruned: the rare word stays, and wins
+    assert len(searched) == lexical.max_terms < len(words) and "mitochondria" in searched
+    assert [cid for cid, _ in lexical.search(question, 1)] == ["m-v1-0"]
 
 
 def test_a_chunk_is_also_found_by_its_neighbours_words_ranked_below_its_own(
