@@ -35,7 +35,7 @@ from rag.evaluation.datasets import (
 from rag.evaluation.metrics import contains_answer
 from rag.evaluation.runner import summarise
 from rag.evaluation.service import EvaluationService
-from rag.stores.catalog import match_expression
+from rag.stores.lexical_index import match_expression
 
 Search = Callable[[str], list[tuple[str, str]]]  # question -> [(doc_id, text)] best first
 
