@@ -177,6 +177,8 @@ class OnnxQueryEncoder:
         graph = encoder_path(model_dir, cache_root, name)
         try:
             record = json.loads(_record_path(graph).read_text())
+            if record.get("tokenizer") != "tokenizers":  # only the loaded model tokenizes it
+                return None
             if not graph.is_file() or not (model_dir / "tokenizer.json").is_file():
                 return None
             words = WordPieces(
