@@ -176,15 +176,7 @@ class OnnxQueryEncoder:
         None where there is none yet or it fails its check (``build`` then makes it)."""
         graph = encoder_path(model_dir, cache_root, name)
         try:
-            record = json.loads(_record_path(graph).read_text())
-            if record.get("tokenizer") != "tokenizers":  # only the loaded model tokenizes it
-                return None
-            if not graph.is_file() or not (model_dir / "tokenizer.json").is_file():
-                return None
-            words = WordPieces(
-                model_dir / "tokenizer.json", record["max_seq_length"], record["do_lower_case"]
-            )
-            return cls._checked(words, graph, np.asarray(record["probe"], dtype=np.float32))
+            return cls._from_record(None, model_dir, graph)
         except Exception as exc:  # no record yet, or one from something else: build it
             log.debug("no usable exported query encoder at %s: %s", graph, exc)
             return None
@@ -209,7 +201,9 @@ class OnnxQueryEncoder:
             return cls._from_record(model, model_dir, target)
 
     @classmethod
-    def _from_record(cls, model: Any, model_dir: Path, graph: Path) -> OnnxQueryEncoder:
+    def _from_record(cls, model: Any | None, model_dir: Path, graph: Path) -> OnnxQueryEncoder:
+        """The encoder on ``graph``, tokenizing as its record says: with ``tokenizers`` (no
+        PyTorch), or through the loaded ``model`` (raises where there is none)."""
         record = json.loads(_record_path(graph).read_text())
         reference = np.asarray(record["probe"], dtype=np.float32)
         if record.get("tokenizer") == "tokenizers":
@@ -217,6 +211,8 @@ class OnnxQueryEncoder:
                 model_dir / "tokenizer.json", record["max_seq_length"], record["do_lower_case"]
             )
             return cls._checked(words, graph, reference)
+        if model is None:
+            raise ValueError("only the loaded model tokenizes for this graph")
         return cls._checked(_model_tokenize(model), graph, reference)
 
     @classmethod

@@ -85,10 +85,11 @@ class Embedder(ABC):
         unique = list(dict.fromkeys(p for pieces in covers for p in pieces))
         vectors = self.embed_batch(unique)
         at = {t: i for i, t in enumerate(unique)}
+        tokens = np.array([self.count_tokens(p) for p in unique], dtype=np.float32)
         whole = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
         for i, pieces in enumerate(covers):
-            weights = np.array([self.count_tokens(p) for p in pieces], dtype=np.float32)
-            whole[i] = weights @ vectors[[at[p] for p in pieces]]
+            rows = [at[p] for p in pieces]
+            whole[i] = tokens[rows] @ vectors[rows]
         whole /= np.maximum(np.linalg.norm(whole, axis=1, keepdims=True), 1e-12)
         parts = [
             vectors[[at[texts[i][s:e].strip()] for s, e in group]]
