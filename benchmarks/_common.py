@@ -67,17 +67,17 @@ def cpu_facts() -> dict[str, Any]:
     /proc/cpuinfo, never assumed) and the load average now: stated with every figure."""
     import os
 
-    model, flags = platform.processor() or platform.machine(), ""
+    from rag.cpu_features import cpu_flags
+
+    model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
             if key.strip() == "model name" and model in ("", platform.machine()):
                 model = value.strip()
-            if key.strip() == "flags" and not flags:
-                flags = value
     except OSError:
         pass
-    names = set(flags.split())
+    names = cpu_flags()
     return {
         "cpu": model,
         "cores": os.cpu_count(),
@@ -85,6 +85,14 @@ def cpu_facts() -> dict[str, Any]:
         "amx_bf16": "amx_bf16" in names,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def api_key(data_dir: Path, name: str = "bench") -> str:
+    """A new read key for the server over ``data_dir`` (authentication is on by default)."""
+    from api.auth.keys import KeyStore
+    from rag.settings import load_settings
+
+    return KeyStore(load_settings(data_dir=data_dir).auth_path).create(name).key or ""
 
 
 def wait_ready(base_url: str, timeout_s: float = 300.0) -> None:

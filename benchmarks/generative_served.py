@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import cpu_facts, exit_on_sigterm, serve, wait_ready, write  # noqa: E402
+from benchmarks._common import api_key, cpu_facts, exit_on_sigterm, serve, wait_ready, write  # noqa: E402
 from rag.evaluation.metrics import percentile  # noqa: E402
 
 #: more questions than the examples' 15, so that 20 differ (the memory target is 20).
@@ -102,9 +102,7 @@ def run(n: int, dtype: str, prompt_tokens: int | None) -> dict[str, Any]:
     """Index, serve, warm up, ask ``n`` questions; the per-question rows and the summary."""
     import psutil
 
-    from api.auth.keys import KeyStore
     from benchmarks.serve_startup import free_port
-    from rag.settings import load_settings
 
     with tempfile.TemporaryDirectory(prefix="ragstead-gen-") as tmp:
         data = Path(tmp) / "data"
@@ -116,7 +114,7 @@ def run(n: int, dtype: str, prompt_tokens: int | None) -> dict[str, Any]:
             [sys.executable, "-m", "api.cli", "ingest", "examples/docs"],
             env=env, cwd=ROOT, check=True, capture_output=True,
         )  # fmt: skip
-        key = KeyStore(load_settings(data_dir=data).auth_path).create("bench").key or ""
+        key = api_key(data)
         port = free_port()
         server = serve(data, port, {k: v for k, v in env.items() if k.startswith("RAGSTEAD_")})
         try:

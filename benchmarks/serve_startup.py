@@ -79,7 +79,7 @@ def peak_rss(proc: subprocess.Popen[bytes]) -> int:
 
 def main() -> None:
     """Measure and report."""
-    from benchmarks._common import cpu_facts
+    from benchmarks._common import api_key, cpu_facts
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="queries per question")
@@ -91,10 +91,7 @@ def main() -> None:
     env = {**os.environ, "RAGSTEAD_DATA_DIR": str(work / "data"), "PYTHONPATH": str(ROOT)}
     try:
         cli("ingest", str(ROOT / "examples/docs"), env=env)
-        from api.auth.keys import KeyStore
-        from rag.settings import load_settings
-
-        key = KeyStore(load_settings(data_dir=work / "data").auth_path).create("bench").key
+        key = api_key(work / "data")
         auth = {"Authorization": f"Bearer {key}"}
         port = free_port()
         proc, cold = start_and_wait(env, port)
@@ -143,7 +140,7 @@ def main() -> None:
         ask_served = []
         for q in QUESTIONS[:3]:  # `ragstead ask` as a whole process asks the running server
             t0 = time.perf_counter()
-            cli("ask", q, env={**env, "RAGSTEAD_API_KEY": key or ""})
+            cli("ask", q, env={**env, "RAGSTEAD_API_KEY": key})
             ask_served.append(time.perf_counter() - t0)
         rss = peak_rss(proc)
         proc.terminate()

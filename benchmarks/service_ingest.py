@@ -24,15 +24,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks._common import DEFAULT_DATA, ROOT, wait_ready, write
-
-
-def cpu() -> dict[str, object]:
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in info.splitlines() if "model name" in ln), ""
-    )
-    return {"cpu": model, "cores": os.cpu_count(), "avx512_bf16": "avx512_bf16" in info}
+from benchmarks._common import DEFAULT_DATA, ROOT, cpu_facts, wait_ready, write
 
 
 def corpus(data: Path, n: int, into: Path) -> list[Path]:
@@ -133,7 +125,7 @@ def main() -> None:
     files = corpus(args.data, args.files, work / "files")
     models = work / "models"
     server = Server(work / "server-data", models)
-    report: dict[str, object] = {"files": len(files), **cpu()}
+    report: dict[str, object] = {"files": len(files), **cpu_facts()}
     try:
         # upload-to-searchable: the time from the POST to a search that finds the document
         started = time.perf_counter()
