@@ -2,7 +2,9 @@
 
 Measures, for the embedded SmolLM2-135M-Instruct through ``TransformersGenerator``:
 - load time in a fresh process: cold (GGUF conversion into an empty cache) and cached;
-- time to first token and tokens/s for three prompts, float32 against bfloat16.
+- time to first token and tokens/s for three prompts: the lean decoding loop at float32 and
+  bfloat16, ``model.generate`` at bfloat16 through the generator, and plain ``model.generate``
+  at float32 (the peer), interleaved.
 
 Prints a table and writes ``benchmarks/results/generator_speed.json``.
 
@@ -104,16 +106,52 @@ def time_generation(generator: TransformersGenerator, prompt: str) -> dict[str, 
     }
 
 
-def plain_generate(cache_dir: Path) -> tuple[Any, Any]:
-    """The peer: the same converted model through plain ``AutoModelForCausalLM`` at float32."""
+class PlainPeer:
+    """The peer in a process of its own: the converted model through plain
+    ``AutoModelForCausalLM`` at float32, as a user's script would run it (``model.generate`` on
+    its main thread, no other thread of the process using PyTorch). It times one prompt per
+    request, so the peer's runs alternate with ours."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        from rag.generators.embedded import embedded_generator_gguf
+        from rag.generators.transformers_loader import gguf_cache_dir
+
+        path = gguf_cache_dir(embedded_generator_gguf(), cache_dir)
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        self._proc = subprocess.Popen(
+            [sys.executable, __file__, "--peer", str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    def time(self, prompt: str) -> dict[str, float]:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(json.dumps(prompt) + "\n")
+        self._proc.stdin.flush()
+        line = self._proc.stdout.readline()
+        if not line:
+            sys.exit("the plain-generate peer process ended; see its output above")
+        result: dict[str, float] = json.loads(line)
+        return result
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        self._proc.wait(timeout=60)
+
+
+def serve_peer(path: Path) -> None:
+    """The peer process: read prompts as JSON lines, answer each with its timings."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rag.generators.embedded import embedded_generator_gguf
-    from rag.generators.transformers_loader import gguf_cache_dir
-
-    path = gguf_cache_dir(embedded_generator_gguf(), cache_dir)
     model = AutoModelForCausalLM.from_pretrained(path, dtype="float32").eval()
-    return model, AutoTokenizer.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    for line in sys.stdin:
+        result = time_plain_generate(model, tokenizer, json.loads(line))
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
 
 
 def time_plain_generate(model: Any, tokenizer: Any, prompt: str) -> dict[str, float]:
@@ -148,28 +186,42 @@ def time_plain_generate(model: Any, tokenizer: Any, prompt: str) -> dict[str, fl
     }
 
 
-def measure_speed(cache_dir: Path, dtypes: tuple[str, ...]) -> list[dict[str, Any]]:
-    """TTFT and tokens/s per prompt and dtype: median of the repeats, dtypes interleaved.
+#: what is compared with the plain peer: a label and the generator's (dtype, decoder); ``lean``
+#: is the project's own decoding loop (``rag/generators/llama_decoder.py``), ``generate`` its
+#: ``model.generate`` path, so the loop's share and the dtype's share show apart.
+VARIANTS = {
+    "auto": ("auto", "auto"),
+    "float32 lean": ("float32", "auto"),
+    "bfloat16 lean": ("bfloat16", "auto"),
+    "bfloat16 generate": ("bfloat16", "generate"),
+}
 
-    Interleaving (prompt by prompt, dtype by dtype, repeat by repeat) spreads any noise from
-    other work on the machine evenly over the dtypes compared.
+
+def measure_speed(cache_dir: Path, variants: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """TTFT and tokens/s per prompt and variant: median of the repeats, variants interleaved.
+
+    Interleaving (prompt by prompt, variant by variant, repeat by repeat) spreads any noise
+    from other work on the machine evenly over the variants compared.
     """
     import torch
 
-    generators = {d: TransformersGenerator(None, cache_dir, device="cpu", dtype=d) for d in dtypes}
+    generators = {
+        label: TransformersGenerator(None, cache_dir, device="cpu", dtype=dtype, decoder=decoder)
+        for label, (dtype, decoder) in variants.items()
+    }
+    dtypes = tuple(variants)
     for generator in generators.values():
         generator.load()
         time_generation(generator, "Hi")  # warm-up
-    model, tokenizer = plain_generate(cache_dir)
-    time_plain_generate(model, tokenizer, "Hi")
+    peer = PlainPeer(cache_dir)
+    peer.time("Hi")
     runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     for _ in range(REPEATS):
         for prompt in PROMPTS:
             for dtype, generator in generators.items():
                 runs.setdefault((dtype, prompt), []).append(time_generation(generator, prompt))
-            runs.setdefault((PLAIN, prompt), []).append(
-                time_plain_generate(model, tokenizer, prompt)
-            )
+            runs.setdefault((PLAIN, prompt), []).append(peer.time(prompt))
+    peer.close()
     results = []
     for dtype in (*dtypes, PLAIN):
         medians = [
@@ -197,7 +249,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, help="converted-model cache to use")
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold conversion")
+    parser.add_argument("--peer", type=Path, help=argparse.SUPPRESS)  # the peer process
     args = parser.parse_args()
+    if args.peer is not None:
+        serve_peer(args.peer)
+        return
     cache_dir: Path = args.cache_dir or Path(tempfile.mkdtemp(prefix="ragstead-bench-"))
 
     report: dict[str, Any] = {
@@ -224,25 +280,25 @@ def main() -> None:
 
     report["torch"] = torch.__version__
     report["load_average_before"] = os.getloadavg()
-    report["speed"] = measure_speed(cache_dir, ("auto", "float32", "bfloat16"))
+    report["speed"] = measure_speed(cache_dir, VARIANTS)
     plain = report["speed"][-1]["mean_decode_tokens_per_s"]
     report["decode_vs_plain_float32"] = {
         s["dtype"]: round(s["mean_decode_tokens_per_s"] / plain, 2) for s in report["speed"][:-1]
     }
     report["load_average_after"] = os.getloadavg()
     print(
-        f"\n{'dtype':9s} {'prompt':40s} {'ttft s':>7s} {'tok':>4s} {'tok/s':>6s} "
+        f"\n{'variant':17s} {'prompt':40s} {'ttft s':>7s} {'tok':>4s} {'tok/s':>6s} "
         f"{'decode':>6s} {'tok/cpu-s':>9s}"
     )
     for speed in report["speed"]:
         for p in speed["prompts"]:
             print(
-                f"{speed['dtype'][:9]:9s} {p['prompt'][:40]:40s} {p['ttft_s']:7.3f} "
+                f"{speed['dtype'][:17]:17s} {p['prompt'][:40]:40s} {p['ttft_s']:7.3f} "
                 f"{p['tokens']:4.0f} {p['tokens_per_s']:6.1f} {p['decode_tokens_per_s']:6.1f} "
                 f"{p['tokens_per_cpu_s']:9.1f}"
             )
         print(
-            f"{speed['dtype'][:9]:9s} {'mean':40s} {speed['mean_ttft_s']:7.3f} {'':4s} "
+            f"{speed['dtype'][:17]:17s} {'mean':40s} {speed['mean_ttft_s']:7.3f} {'':4s} "
             f"{speed['mean_tokens_per_s']:6.1f} {speed['mean_decode_tokens_per_s']:6.1f} "
             f"{speed['mean_tokens_per_cpu_s']:9.1f}"
         )

@@ -85,6 +85,11 @@ class GeneratorSettings(BaseModel):
     max_new_tokens: int = Field(160, ge=1)
     max_queue: int = Field(8, ge=0)
     temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding")
+    decoder: Literal["auto", "generate"] = Field(
+        "auto",
+        description="in-process: auto = a lean loop for Llama-shaped models (the embedded one),"
+        " model.generate for others; generate = always model.generate",
+    )
     max_retries: int = Field(2, ge=0, description="model server: retries before the first token")
     context_window: int | None = Field(
         None, ge=256, description="model server's context window; None = 8192"

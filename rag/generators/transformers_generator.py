@@ -27,6 +27,7 @@ from rag.errors import ConfigurationError, GenerationError, InvalidRequestError
 from rag.generators.admission import GenerationQueue, Slot
 from rag.generators.base import Message
 from rag.generators.embedded import EMBEDDED_GENERATOR_NAME, embedded_generator_gguf
+from rag.generators.llama_decoder import LlamaDecoder
 from rag.generators.registry import register_generator
 from rag.generators.stops import StopScanner
 from rag.generators.transformers_loader import (
@@ -62,6 +63,7 @@ class TransformersGenerator:
         dtype: str = "auto",
         max_queue: int = 8,
         temperature: float | None = None,
+        decoder: str = "auto",
     ) -> None:
         if dtype != "auto" and dtype not in DTYPES:
             raise ConfigurationError(
@@ -69,6 +71,8 @@ class TransformersGenerator:
             )
         if max_queue < 0:
             raise ConfigurationError("max_queue must be 0 or more")
+        if decoder not in ("auto", "generate"):
+            raise ConfigurationError(f"unknown decoder {decoder!r}", hint="use auto or generate")
         if temperature is not None and temperature < 0:
             raise ConfigurationError("temperature must be 0 or more (0 or None: greedy)")
         self.model_dir = Path(model_dir) if model_dir is not None else None
@@ -88,6 +92,8 @@ class TransformersGenerator:
         self.device = device
         self.dtype = dtype
         self.temperature = temperature
+        self.decoder = decoder
+        self._lean: LlamaDecoder | None = None
         self._queue = GenerationQueue(max_waiting=max_queue)
         self._loaded: LoadedModel | None = None
         self._load_lock = threading.Lock()
@@ -111,6 +117,22 @@ class TransformersGenerator:
                     dtype=resolve_dtype(self.dtype, device),
                 )
             return self._loaded
+
+    def _lean_decoder(self, loaded: LoadedModel) -> LlamaDecoder | None:
+        """The lean decoding loop where the model has the Llama shape and it is not turned off."""
+        if self.decoder != "auto" or not LlamaDecoder.supports(loaded.model):
+            return None
+        with self._load_lock:
+            if self._lean is None:
+                self._lean = LlamaDecoder(loaded.model)
+            return self._lean
+
+    @property
+    def decoding_with(self) -> str | None:
+        """ "lean" or "generate" once loaded (None before): which loop writes the tokens."""
+        if self._loaded is None:
+            return None
+        return "lean" if self._lean_decoder(self._loaded) is not None else "generate"
 
     @property
     def loaded_from(self) -> str | None:
@@ -245,7 +267,21 @@ class TransformersGenerator:
             kwargs.update(do_sample=True, temperature=self.temperature)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        done = self._worker.submit(_generate_in_thread, loaded.model, kwargs, streamer, errors)
+        lean = self._lean_decoder(loaded)
+        if lean is not None:
+            done = self._worker.submit(
+                _decode_in_thread,
+                lean,
+                inputs["input_ids"],
+                max_new_tokens,
+                _eos_ids(loaded),
+                self.temperature,
+                cancel,
+                streamer,
+                errors,
+            )
+        else:
+            done = self._worker.submit(_generate_in_thread, loaded.model, kwargs, streamer, errors)
         scanner = StopScanner(stop)
         try:
             for piece in streamer:
@@ -285,6 +321,54 @@ def _generate_in_thread(
         streamer.end()
     finally:
         release_freed_memory()
+
+
+def _decode_in_thread(
+    decoder: LlamaDecoder,
+    input_ids: Any,
+    max_new_tokens: int,
+    eos_ids: set[int],
+    temperature: float | None,
+    cancel: threading.Event,
+    streamer: Any,
+    errors: list[BaseException],
+) -> None:
+    """Run the lean loop, feeding the streamer as ``generate`` would (prompt first, skipped)."""
+    import torch
+
+    # on a CPU, the steps after the prompt run on one intra-op thread: each step is some
+    # hundred small products, and waking a second thread for each costs more than it saves
+    # (twice the time where other threads of the server have used PyTorch: its OpenMP pools
+    # then outnumber the cores and stop spinning between operations).
+    step_threads = 1 if decoder.device.type == "cpu" else None
+    try:
+        streamer.put(input_ids.cpu())
+        for token in decoder.tokens(
+            input_ids,
+            max_new_tokens,
+            eos_ids=eos_ids,
+            temperature=temperature,
+            cancel=cancel,
+            step_threads=step_threads,
+        ):
+            streamer.put(torch.tensor([token]))
+    except BaseException as exc:  # handed to the consuming thread
+        errors.append(exc)
+    finally:
+        streamer.end()
+        release_freed_memory()
+
+
+def _eos_ids(loaded: LoadedModel) -> set[int]:
+    """Every id that ends an answer: the generation config's and the tokenizer's."""
+    ids: set[int] = set()
+    config = getattr(loaded.model, "generation_config", None)
+    for value in (getattr(config, "eos_token_id", None), loaded.tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list | tuple):
+            ids.update(int(v) for v in value)
+    return ids
 
 
 class _CancelCriteria:
@@ -350,6 +434,7 @@ def _from_settings(settings: Settings) -> TransformersGenerator:
         dtype=g.dtype,
         max_queue=g.max_queue,
         temperature=g.temperature or None,
+        decoder=g.decoder,
     )
     if g.context_window is not None:
         generator.context_window = g.context_window

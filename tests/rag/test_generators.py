@@ -36,6 +36,8 @@ from rag.generators import (
     embedded_generator_gguf,
 )
 from rag.generators.admission import GenerationQueue
+from rag.generators.int4_weights import recover_int4
+from rag.generators.llama_decoder import LlamaDecoder
 from rag.generators.stops import StopScanner, apply_stops
 from rag.generators.transformers_loader import gguf_cache_dir
 from rag.settings import GeneratorSettings, Settings
@@ -150,9 +152,92 @@ def test_long_prompts_and_model_failures_become_ragstead_errors(
     def broken_generate(**kwargs: Any) -> None:
         raise RuntimeError("CUDA out of memory (simulated)")
 
-    monkeypatch.setattr(smollm.load().model, "generate", broken_generate)
+    plain = TransformersGenerator(None, smollm.cache_dir, device="cpu", decoder="generate")
+    monkeypatch.setattr(plain.load().model, "generate", broken_generate)
     with pytest.raises(GenerationError, match="out of memory"):
-        complete(smollm, HELLO, max_new_tokens=4)
+        complete(plain, HELLO, max_new_tokens=4)
+
+    def broken_tokens(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("CUDA out of memory (simulated, lean loop)")
+        yield 0
+
+    lean = TransformersGenerator(None, smollm.cache_dir, device="cpu")
+    lean.load()
+    assert lean.decoding_with == "lean"
+    decoder = lean._lean_decoder(lean.load())
+    assert decoder is not None
+    monkeypatch.setattr(decoder, "tokens", broken_tokens)
+    with pytest.raises(GenerationError, match="lean loop"):
+        complete(lean, HELLO, max_new_tokens=4)
+
+
+#: a prompt of some hundred tokens, as retrieval sends (the prompt pass and the cache matter)
+PASSAGES = [
+    {
+        "role": "user",
+        "content": "Answer from the context.\n\n"
+        + "\n".join(
+            f"[{n}] Requests of type {n} are answered within {n % 5 + 2} working days; "
+            f"records are kept for {n % 7 + 3} years."
+            for n in range(1, 12)
+        )
+        + "\n\nQuestion: how long are records of type 9 kept?",
+    }
+]
+
+
+@pytest.mark.slow
+def test_the_lean_loop_writes_what_generate_writes(smollm: TransformersGenerator) -> None:
+    """Greedy at float32, the lean loop's tokens are ``model.generate``'s, prompt short or long;
+    with the embedded model's own 4-bit weights for the steps, nearly all of them."""
+    import torch
+
+    plain = TransformersGenerator(
+        None, smollm.cache_dir, device="cpu", dtype="float32", decoder="generate"
+    )
+    loaded = plain.load()
+    dense = LlamaDecoder(loaded.model, step_weights="dense")
+    int4 = LlamaDecoder(loaded.model, step_weights="int4")
+    assert (dense.step_format, int4.step_format) == ("dense", "int4")
+    agree, total = 0, 0
+    for messages in (COUNT, PASSAGES):
+        ids = loaded.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )["input_ids"]
+        with torch.inference_mode():
+            out = loaded.model.generate(
+                ids, max_new_tokens=40, do_sample=False, temperature=None, top_p=None, top_k=None
+            )
+        expected = [t for t in out[0, ids.shape[1] :].tolist() if t != 2]
+        assert list(dense.tokens(ids, 40, eos_ids={2})) == expected
+        got = list(int4.tokens(ids, 40, eos_ids={2}, step_threads=1))
+        agree += next(
+            (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
+            min(len(got), len(expected)),
+        )
+        total += len(expected)
+    assert agree >= 0.9 * total, (agree, total)
+    assert smollm.decoding_with == "lean"  # the embedded model's default, any dtype
+
+
+def test_four_bit_weights_are_recovered_exactly_or_refused() -> None:
+    """A matrix on 4-bit grids (as Q4_1 dequantized) is packed without loss; others are refused."""
+    import torch
+
+    torch.manual_seed(0)
+    levels = torch.randint(0, 16, (64, 128)).float()
+    levels[:, ::32] = 0  # each group of 32 holds its minimum and maximum level, as Q4_1's do
+    levels[:, 1::32] = 15
+    step = torch.rand(64, 4, 1) * 0.01 + 0.001
+    low = torch.randn(64, 4, 1) * 0.05
+    weight = (low + step * levels.view(64, 4, 32)).view(64, 128)
+    packed = recover_int4(weight)
+    assert packed is not None
+    x = torch.randn(3, 128)
+    reference = x.to(torch.bfloat16).float() @ weight.T
+    assert torch.allclose(packed.mm(x), reference, rtol=2e-2, atol=2e-3)
+    assert recover_int4(torch.randn(64, 128)) is None  # full precision: never approximated
+    assert recover_int4(torch.randn(64, 100)) is None  # not whole groups of 32
 
 
 def test_missing_model_dir_is_a_configuration_error(tmp_path: Path) -> None:
