@@ -21,8 +21,9 @@ model with fewer, larger operations:
 
 With dense weights it gives the tokens ``model.generate`` gives (greedy, float32: the same ids,
 a test checks it); in bfloat16 the fused operations round differently in the last place, as
-two BLAS libraries would. ``LlamaDecoder.supports(model)`` says whether a model has the plain Llama shape (no
-biases, SiLU, no sliding window); any other model goes through ``model.generate``.
+two BLAS libraries would. ``LlamaDecoder.supports(model)`` says whether a model has the plain
+Llama shape (no biases, SiLU, no sliding window); any other model goes through
+``model.generate``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rag.generators.int4_weights import Int4Weight, int4_is_faster, recover_int4
+from rag.memory import release_freed_memory
 
 #: model types whose layers have the plain Llama shape (checked field by field in ``supports``).
 _LLAMA_TYPES = frozenset({"llama", "mistral"})
@@ -41,8 +43,6 @@ class LlamaDecoder:
     """Greedy or sampled decoding of one sequence at a time through a Llama model's weights."""
 
     def __init__(self, model: Any, *, step_weights: str = "auto") -> None:
-        import torch
-
         if not self.supports(model):
             raise ValueError(f"{type(model).__name__} is not a plain Llama-shaped model")
         config = model.config
@@ -56,25 +56,7 @@ class LlamaDecoder:
         self.device = model.device
         self.scale = float(self.layers[0].self_attn.scaling)
         inner = model.model
-        # per layer, plain tensors (no module lookups in the loop): input norm, q/k/v fused and
-        # transposed, output projection transposed, post-attention norm, gate/up fused and
-        # transposed, down projection transposed
-        self._weights: list[tuple[Any, ...]] = []
-        with torch.no_grad():
-            for layer in self.layers:
-                attn, mlp = layer.self_attn, layer.mlp
-                qkv = _fuse_into_views(attn.q_proj, attn.k_proj, attn.v_proj)
-                gate_up = _fuse_into_views(mlp.gate_proj, mlp.up_proj)
-                self._weights.append(
-                    (
-                        layer.input_layernorm.weight.detach(),
-                        qkv.t(),
-                        attn.o_proj.weight.detach().t(),
-                        layer.post_attention_layernorm.weight.detach(),
-                        gate_up.t(),
-                        mlp.down_proj.weight.detach().t(),
-                    )
-                )
+        self._prompt_weights = self._prompt_views()
         self._embed = inner.embed_tokens.weight.detach()
         self._norm = inner.norm.weight.detach()
         self._head = model.lm_head.weight.detach().t()
@@ -85,29 +67,75 @@ class LlamaDecoder:
         # the steps after the prompt read every weight once per token: where the weights are
         # 4-bit already (the embedded GGUF), they read the 4-bit form (a quarter of the bytes);
         # the prompt, one large product per matrix, stays dense, where it is faster
-        self._step_weights: list[tuple[Any, ...]] = self._weights
-        self.step_format = "dense"
+        packed = None
         if step_weights != "dense":
             packed = self._int4_weights(probe=step_weights == "auto")
-            if packed is not None:
-                self._step_weights, self.step_format = packed, "int4"
-            elif step_weights == "int4":
+            release_freed_memory()  # the recovery's float32 temporaries
+            if packed is None and step_weights == "int4":
                 raise ValueError("the model's weights are not 4-bit (Q4_1-like) groups")
+        self.step_format = "int4" if packed is not None else "dense"
+        # per layer for the steps: input norm, q/k/v fused, output, post-attention norm,
+        # gate/up fused, down (dense: transposed views of fused copies, which the model's
+        # modules then view in turn, so nothing is held twice)
+        self._step_weights: list[tuple[Any, ...]] = packed or self._dense_step_weights()
+
+    def _dense_step_weights(self) -> list[tuple[Any, ...]]:
+        import torch
+
+        weights = []
+        with torch.no_grad():
+            for layer in self.layers:
+                attn, mlp = layer.self_attn, layer.mlp
+                qkv = _fuse_into_views(attn.q_proj, attn.k_proj, attn.v_proj)
+                gate_up = _fuse_into_views(mlp.gate_proj, mlp.up_proj)
+                weights.append(
+                    (
+                        layer.input_layernorm.weight.detach(),
+                        qkv.t(),
+                        attn.o_proj.weight.detach().t(),
+                        layer.post_attention_layernorm.weight.detach(),
+                        gate_up.t(),
+                        mlp.down_proj.weight.detach().t(),
+                    )
+                )
+        self._prompt_weights = self._prompt_views()  # the modules' weights are views now
+        return weights
+
+    def _prompt_views(self) -> list[tuple[Any, ...]]:
+        """Per layer, plain tensors (no module lookups in the loop), projections transposed:
+        input norm, q, k, v, output, post-attention norm, gate, up, down. Views of the model's
+        own weights: the prompt's large products need no fused copy."""
+        views: list[tuple[Any, ...]] = []
+        for layer in self.layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            views.append(
+                (
+                    layer.input_layernorm.weight.detach(),
+                    *(m.weight.detach().t() for m in (attn.q_proj, attn.k_proj, attn.v_proj)),
+                    attn.o_proj.weight.detach().t(),
+                    layer.post_attention_layernorm.weight.detach(),
+                    *(m.weight.detach().t() for m in (mlp.gate_proj, mlp.up_proj, mlp.down_proj)),
+                )
+            )
+        return views
 
     def _int4_weights(self, *, probe: bool) -> list[tuple[Any, ...]] | None:
         """Per layer, the projections as 4-bit weights; None where a matrix is not 4-bit, the
         device is not a CPU, or (``probe``) the 4-bit product is slower on this CPU."""
+        import torch
+
         if self.device.type != "cpu":
             return None
         layers: list[tuple[Any, ...]] = []
-        for ln1, qkv_t, o_t, ln2, gate_up_t, down_t in self._weights:
-            packed = [recover_int4(w.t()) for w in (qkv_t, o_t, gate_up_t, down_t)]
-            qkv, o, gate_up, down = packed
-            if qkv is None or o is None or gate_up is None or down is None:
+        for ln1, q, k, v, o, ln2, gate, up, down in self._prompt_weights:
+            qkv = recover_int4(torch.cat((q, k, v), dim=1).t())
+            o4, down4 = recover_int4(o.t()), recover_int4(down.t())
+            gate_up = recover_int4(torch.cat((gate, up), dim=1).t())
+            if qkv is None or o4 is None or gate_up is None or down4 is None:
                 return None
-            if probe and not layers and not int4_is_faster(gate_up_t, gate_up, self.dtype):
+            if probe and not layers and not int4_is_faster(down, down4, self.dtype):
                 return None
-            layers.append((ln1, qkv, o, ln2, gate_up, down))
+            layers.append((ln1, qkv, o4, ln2, gate_up, down4))
         return layers
 
     @staticmethod
@@ -214,14 +242,14 @@ class LlamaDecoder:
 
         t = int(ids.shape[1])
         heads, kv, hd, eps = self.n_heads, self.n_kv, self.head_dim, self.eps
-        q_size, kv_size = heads * hd, kv * hd
+        q_size = heads * hd
         cos_t, sin_t = cos[:, :, :t], sin[:, :, :t]
         x = F.embedding(ids, self._embed)
-        for (ln1, qkv_t, o_t, ln2, gate_up_t, down_t), (k_cache, v_cache) in zip(
-            self._weights, cache, strict=True
+        for (ln1, q_t, k_t, v_t, o_t, ln2, gate_t, up_t, down_t), (k_cache, v_cache) in zip(
+            self._prompt_weights, cache, strict=True
         ):
             h = F.rms_norm(x, (x.shape[-1],), ln1, eps)
-            q, k, v = torch.matmul(h, qkv_t).split((q_size, kv_size, kv_size), dim=-1)
+            q, k, v = h @ q_t, h @ k_t, h @ v_t
             q = q.view(1, t, heads, hd).transpose(1, 2)
             k = k.view(1, t, kv, hd).transpose(1, 2)
             v = v.view(1, t, kv, hd).transpose(1, 2)
@@ -234,8 +262,7 @@ class LlamaDecoder:
             )
             x = x + torch.matmul(out.transpose(1, 2).reshape(1, t, q_size), o_t)
             h = F.rms_norm(x, (x.shape[-1],), ln2, eps)
-            gate, up = torch.matmul(h, gate_up_t).chunk(2, dim=-1)
-            x = x + torch.matmul(F.silu(gate) * up, down_t)
+            x = x + (F.silu(h @ gate_t) * (h @ up_t)) @ down_t
         last = F.rms_norm(x[0, -1:], (x.shape[-1],), self._norm, eps)
         return torch.mm(last, self._head).float()
 
