@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from rag.memory import bound_kernel_caches
+
 _OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
@@ -29,3 +31,4 @@ def enforce_offline() -> None:
 
 
 enforce_offline()
+bound_kernel_caches()  # an environment switch too: oneDNN reads it at its first kernel
