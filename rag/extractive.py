@@ -58,6 +58,10 @@ class ExtractiveParams:
     type_weight: float = 0.15
     #: bonus for the question's key terms (names double) found around the sentence.
     coverage_weight: float = 0.15
+    #: bonus for sentences of documents that match the period and names the question gives
+    #: (``Passage.document_fit``): "Apple's Q2 2023 10-Q" answered from that filing, not from
+    #: a sibling whose sentence reads as well.
+    fit_weight: float = 0.5
     #: a second sentence is added when it scores at least this share of the best one.
     second_ratio: float = 0.95
     max_sentences: int = 2
@@ -88,6 +92,8 @@ class Candidate:
     matched: tuple[str, ...] = ()
     #: the passage's title and section (and a row's header): what the sentence is about.
     label: str = ""
+    #: how well the sentence's document matches what the question names (0 where unknown).
+    document_fit: float = 0.0
 
     def score(self, p: ExtractiveParams) -> float:
         """The weighted score under ``p``."""
@@ -99,6 +105,7 @@ class Candidate:
             # the kind asked for counts as far as the sentence is about what was asked
             + (p.type_weight * self.type_strength * self.own_coverage if self.typed else 0.0)
             + p.coverage_weight * self.own_coverage
+            + p.fit_weight * self.document_fit
         )
 
 
@@ -159,6 +166,7 @@ def candidates(
                 header=header,
                 matched=matched,
                 label=" ".join([chunk.title, chunk.section, header or ""]).strip(),
+                document_fit=passages[sentence.n - 1].document_fit or 0.0,
             )
         )
     return out

@@ -25,7 +25,7 @@ from typing import Literal
 
 import numpy as np
 
-from rag.doc_profile import match, question_profile, resolve_latest
+from rag.doc_profile import match, names_something, question_profile, resolve_latest
 from rag.embedders.base import Embedder
 from rag.errors import InvalidRequestError
 from rag.filters import Filters, matches
@@ -141,8 +141,9 @@ class Retriever:
         else:
             w = p.dense_weight
             fused = blend([dense, by_sentence, lexical], [w * (1.0 - share), w * share, 1.0 - w])
+        fit: dict[str, float] = {}
         if p.profile_boost > 0 and fused:
-            fused = self._prefer_named(question, fused, p.profile_boost)
+            fused, fit = self._prefer_named(question, fused, p.profile_boost)
         ordered = sorted(fused, key=lambda cid: fused[cid], reverse=True)
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense, 1)}
         dense_score = dict(dense)
@@ -163,6 +164,7 @@ class Retriever:
                         dense_rank=dense_rank.get(cid),
                         lexical_rank=lexical_rank.get(cid),
                         dense_score=dense_score.get(cid),
+                        document_fit=fit.get(chunk.doc_id),
                     )
                 )
             if len(passages) >= k:
@@ -197,24 +199,25 @@ class Retriever:
 
     def _prefer_named(
         self, question: str, fused: dict[str, float], boost: float
-    ) -> dict[str, float]:
-        """Scores raised for chunks of documents whose profile matches what the question names."""
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Scores raised for chunks of documents whose profile matches what the question names
+        (a period, a company or product, "the latest"), and each candidate document's fit;
+        unchanged (and no fits) where the question names nothing or every document fits alike.
+        """
         asked = question_profile(question)
-        if not (asked["periods"] or asked["latest"]):
-            # Names alone ("What did Apple say about ...") are left to the searches: on
-            # questions that name no period the boost is unmeasured against COVID-QA and
-            # SciFact, so it stays out of their way. A period tells siblings apart.
-            return fused
+        if not names_something(asked):
+            return fused, {}
         doc_of = self.catalog.doc_ids_of(fused)
         profiles = self.catalog.profiles(sorted(set(doc_of.values())))
         asked = resolve_latest(asked, profiles)
         fit = {doc_id: match(asked, profile) for doc_id, profile in profiles.items()}
         if len(set(fit.values())) <= 1:
-            return fused  # no candidate document fits better than another
-        return {
+            return fused, {}  # no candidate document fits better than another
+        raised = {
             cid: score * (1.0 + boost * fit.get(doc_of.get(cid, ""), 0.0))
             for cid, score in fused.items()
         }
+        return raised, fit
 
     # -- steps after fusion ------------------------------------------------------------------
 

@@ -169,9 +169,10 @@ class RetrievalSettings(BaseModel):
     rerank_candidates: int = Field(30, ge=1, le=200)
     query_cache_size: int = Field(1024, ge=0, description="query embeddings kept in memory")
     profile_boost: float = Field(
-        0.5,
+        1.0,
         ge=0.0,
-        description="score boost for documents whose profile matches what a question names",
+        description="score boost for documents whose profile matches what a question names"
+        " (a period, a company or product): scores times 1 + boost x fit; 0 = off",
     )
 
 

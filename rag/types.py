@@ -93,6 +93,9 @@ class Passage:
     lexical_rank: int | None = None
     #: cosine similarity of the query and the chunk (None if dense search did not return it).
     dense_score: float | None = None
+    #: how well the chunk's document matches the period and names the question gives
+    #: (``rag.doc_profile.match``), where the question names any and documents differ on it.
+    document_fit: float | None = None
 
 
 @dataclass

@@ -197,3 +197,51 @@ def test_the_cited_page_is_the_page_of_the_cited_sentence_when_a_fact_is_restate
         assert "grew 7 percent" in quote, (question, quote)
         assert quote[:40] in page_text[page], (question, quote)
         assert citation.page == page, (question, citation.page, quote)
+
+
+# -- questions that name a company -------------------------------------------------------------
+
+FILINGS = {
+    # the same quarter for two companies; the one asked about words its figure differently
+    "acme-q2-2023.md": "# Acme Corp quarterly report, Q2 2023\n\n"
+    "Acme Corp designs industrial sensors.\n\n"
+    "Cloud services revenue grew 4 percent compared with the prior quarter, driven by new"
+    " enterprise cloud services contracts.\n",
+    "globex-q2-2023.md": "# Globex quarterly report, Q2 2023\n\n"
+    "Globex builds logistics software.\n\n"
+    "Sales of hosted offerings rose 9 percent over the previous three months, on demand from"
+    " retailers.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def filings(tmp_path_factory: pytest.TempPathFactory) -> Container:
+    folder = tmp_path_factory.mktemp("filings")
+    for name, text in FILINGS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    c = Container(Settings(data_dir=tmp_path_factory.mktemp("filings-data")))
+    report = build_ingestor(c).ingest(folder)
+    assert report.ok, report.failed
+    return c
+
+
+def test_a_question_that_names_a_company_is_answered_from_its_document(
+    filings: Container,
+) -> None:
+    question = "How much did Globex's cloud services revenue grow?"
+    plain = Retriever(
+        filings.embedder, filings.vector_store, filings.catalog, RetrievalSettings(profile_boost=0)
+    )
+    # proof that the sibling reads better: without profiles its passage comes first
+    assert Path(plain.search(question, 1)[0].chunk.source).name == "acme-q2-2023.md"
+    passages = filings.retriever.retrieve(question, top_k=3)
+    fits = {Path(p.chunk.source).name: p.document_fit for p in passages}
+    assert fits["globex-q2-2023.md"] == 1.0 and fits.get("acme-q2-2023.md", 0.0) == 0.0
+    answer = filings.assistant.ask(question, mode="extractive")
+    assert [Path(c.source).name for c in answer.citations] == ["globex-q2-2023.md"], answer
+    assert "9 percent" in answer.answer, answer.answer
+
+
+def test_a_question_that_names_no_document_carries_no_fit(filings: Container) -> None:
+    passages = filings.retriever.retrieve("How much did cloud services revenue grow?", top_k=3)
+    assert passages and all(p.document_fit is None for p in passages)
