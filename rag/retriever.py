@@ -144,7 +144,8 @@ class Retriever:
         fit: dict[str, float] = {}
         if p.profile_boost > 0 and fused:
             fused, fit = self._prefer_named(question, fused, p.profile_boost)
-        ordered = sorted(fused, key=lambda cid: fused[cid], reverse=True)
+        # among equal scores the better-fitting document first (a boosted sibling can tie)
+        ordered = sorted(fused, key=lambda cid: (fused[cid], fit.get(cid, 0.0)), reverse=True)
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense, 1)}
         dense_score = dict(dense)
         lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical, 1)}
@@ -164,7 +165,7 @@ class Retriever:
                         dense_rank=dense_rank.get(cid),
                         lexical_rank=lexical_rank.get(cid),
                         dense_score=dense_score.get(cid),
-                        document_fit=fit.get(chunk.doc_id),
+                        document_fit=fit.get(cid),
                     )
                 )
             if len(passages) >= k:
@@ -201,7 +202,7 @@ class Retriever:
         self, question: str, fused: dict[str, float], boost: float
     ) -> tuple[dict[str, float], dict[str, float]]:
         """Scores raised for chunks of documents whose profile matches what the question names
-        (a period, a company or product, "the latest"), and each candidate document's fit;
+        (a period, a company or product, "the latest"), and each chunk's document fit;
         unchanged (and no fits) where the question names nothing or every document fits alike.
         """
         asked = question_profile(question)
@@ -213,11 +214,9 @@ class Retriever:
         fit = {doc_id: match(asked, profile) for doc_id, profile in profiles.items()}
         if len(set(fit.values())) <= 1:
             return fused, {}  # no candidate document fits better than another
-        raised = {
-            cid: score * (1.0 + boost * fit.get(doc_of.get(cid, ""), 0.0))
-            for cid, score in fused.items()
-        }
-        return raised, fit
+        chunk_fit = {cid: fit.get(doc_of.get(cid, ""), 0.0) for cid in fused}
+        raised = {cid: score * (1.0 + boost * chunk_fit[cid]) for cid, score in fused.items()}
+        return raised, chunk_fit
 
     # -- steps after fusion ------------------------------------------------------------------
 
