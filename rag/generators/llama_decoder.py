@@ -130,11 +130,13 @@ class LlamaDecoder:
         for ln1, q, k, v, o, ln2, gate, up, down in self._prompt_weights:
             qkv = recover_int4(torch.cat((q, k, v), dim=1).t())
             o4, down4 = recover_int4(o.t()), recover_int4(down.t())
-            gate_up = recover_int4(torch.cat((gate, up), dim=1).t())
+            gate_up_t = torch.cat((gate, up), dim=1)  # the widest product of a step
+            gate_up = recover_int4(gate_up_t.t())
             if qkv is None or o4 is None or gate_up is None or down4 is None:
                 return None
-            if probe and not layers and not int4_is_faster(down, down4, self.dtype):
+            if probe and not layers and not int4_is_faster(gate_up_t, gate_up, self.dtype):
                 return None
+            del gate_up_t
             layers.append((ln1, qkv, o4, ln2, gate_up, down4))
         return layers
 
