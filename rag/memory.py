@@ -7,9 +7,10 @@ glibc to return what is free (``malloc_trim``); elsewhere it does nothing.
 oneDNN, which PyTorch's bfloat16 products on a CPU go through, caches a compiled kernel for
 every matrix shape it meets, 1,024 by default. A generative answer meets new shapes with
 every prompt length and every decoding position, so that cache grew a server by about 200 MiB
-over 20 answers (``benchmarks/generative_served.py``: 1,652 MiB, 1,447 with a cap of 16, at
-the same decoding speed). ``bound_kernel_caches`` caps it; oneDNN reads the cap once, when
-it first builds a kernel, so it is set before any model runs (``rag.offline``).
+over 20 answers (``benchmarks/generative_served.py``: 1,652 MiB; 1,447 with a cap of 16 and
+1,446 with this module's 32, at the same decoding speed). ``bound_kernel_caches`` caps it;
+oneDNN reads the cap once, when it first builds a kernel, so it is set before any model runs
+(``rag.offline``).
 """
 
 from __future__ import annotations

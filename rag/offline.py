@@ -1,4 +1,8 @@
-"""Offline by construction: switch off every download and phone-home before libraries load."""
+"""Offline by construction: switch off every download and phone-home before libraries load.
+
+Every entry point imports this module before any model library, so the one other switch that
+must precede them, the cap on oneDNN's kernel cache (``rag.memory``), is set here too.
+"""
 
 from __future__ import annotations
 
