@@ -65,9 +65,10 @@ class AppState:
 
         Ready needs what a search needs: the query encoder (without PyTorch where the embedder
         exported one before, so a warm server searches about two seconds after it starts) and,
-        unless answers are extractive, the generator. The embedder's model (for the sentences
-        an answer is checked against, and for uploads) and, with extractive answers by default,
-        the generator load after; a request that needs one before it is loaded waits for it."""
+        unless answers are extractive, the generator. The document encoder (the sentences an
+        answer is checked against, uploads: onnxruntime too, or the embedder's PyTorch model
+        where it cannot be) and, with extractive answers by default, the generator load after;
+        a request that needs one before it is loaded waits for it."""
         try:
             self.container.embedder.prepare_queries()
             extractive = self.container.answer_mode == "extractive"
@@ -86,8 +87,8 @@ class AppState:
             log.exception("model load failed")
 
     def _load_rest(self, generator: bool) -> None:
-        """The embedder's model and (``generator``) the generator, ahead of the requests that
-        need them (a failure is logged; that request then reports it)."""
+        """The embedder's document path and (``generator``) the generator, ahead of the
+        requests that need them (a failure is logged; that request then reports it)."""
         try:
             self.container.embedder.load()
         except Exception:

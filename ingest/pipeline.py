@@ -52,8 +52,10 @@ __all__ = [
     "file_hash",
 ]
 
-#: a batch is written early, once this many chunks wait and no parsed file is queued.
-_EARLY_FLUSH = 32
+#: a batch is written early, once this many chunks wait and no parsed file is queued, so slow
+#: parsing never starves the embedder. At 32, quick files (300 abstracts) were embedded in
+#: batches of about 43 chunks, padded to 21 % more tokens than their own; at 128, 9 %.
+_EARLY_FLUSH = 128
 
 
 class _Tracker:

@@ -132,10 +132,11 @@ class IndexWriter:
             self.flush()
 
     def _embed(self, chunks: list[Chunk]) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        """Chunk vectors and (with ``sentences``) sentence vectors, in progress-sized slices."""
+        """Chunk vectors and (with ``sentences``) sentence vectors, in slices of 256 chunks for
+        progress (the embedder sorts a slice's texts by length: a larger slice pads less)."""
         if self.before_embed is not None:
             self.before_embed()
-        size = max(64, 2 * self.embedder.batch_size)
+        size = max(256, 2 * self.embedder.batch_size)
         whole: list[np.ndarray] = []
         parts: list[np.ndarray] | None = [] if self.sentences else None
         for start in range(0, len(chunks), size):

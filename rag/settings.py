@@ -58,6 +58,12 @@ class EmbedderSettings(BaseModel):
         description="how one query is embedded: onnxruntime on CPU in float32 where the model"
         " allows (auto), required (onnx), or PyTorch (torch); same vectors either way",
     )
+    document_runtime: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="how documents are embedded: onnxruntime on CPU in float32 where the model"
+        " allows and embedder.dtype is auto or float32 (auto; no PyTorch in ingestion), required"
+        " (onnx), or PyTorch in embedder.dtype (torch)",
+    )
     sentence_pooling: Literal["chunk", "separate", "sentences"] = Field(
         "separate",
         description="a chunk's vectors: separate (the chunk and each sentence embedded on their"

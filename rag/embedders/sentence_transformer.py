@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -63,7 +64,8 @@ class TokenizerFileCounter:
         return len(self._tokenizer.encode(text, add_special_tokens=True).ids)
 
 
-#: how queries are embedded: onnxruntime where it can (auto), always (onnx), or never (torch).
+#: how queries (and documents) are embedded: onnxruntime where it can (auto), always (onnx), or
+#: never (torch).
 QUERY_RUNTIMES = ("auto", "onnx", "torch")
 #: how a chunk's sentence vectors are made: pooled from the chunk's own pass, or a pass each.
 SENTENCE_POOLINGS = ("chunk", "separate", "sentences")
@@ -71,6 +73,14 @@ _log = logging.getLogger(__name__)
 
 
 _THIS_THREAD = threading.local()
+
+
+def _cores() -> int:
+    """CPU cores this process may use (its affinity, where the platform says)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
 
 
 def _one_torch_thread() -> None:
@@ -103,22 +113,33 @@ class SentenceTransformerEmbedder(Embedder):
         cache_dir: Path | None = None,
         query_runtime: str = "auto",
         sentence_pooling: str = "separate",
+        document_runtime: str = "auto",
     ) -> None:
         if sentence_pooling not in SENTENCE_POOLINGS:
             raise ConfigurationError(
                 f"unknown embedder.sentence_pooling {sentence_pooling!r}",
                 hint=f"one of {', '.join(SENTENCE_POOLINGS)}",
             )
-        if query_runtime not in QUERY_RUNTIMES:
+        for setting, value in (
+            ("query_runtime", query_runtime),
+            ("document_runtime", document_runtime),
+        ):
+            if value not in QUERY_RUNTIMES:
+                raise ConfigurationError(
+                    f"unknown embedder.{setting} {value!r}",
+                    hint=f"one of {', '.join(QUERY_RUNTIMES)}",
+                )
+        if document_runtime == "onnx" and dtype not in ("auto", "float32"):
             raise ConfigurationError(
-                f"unknown embedder.query_runtime {query_runtime!r}",
-                hint=f"one of {', '.join(QUERY_RUNTIMES)}",
+                f"embedder.document_runtime onnx embeds in float32, but embedder.dtype is {dtype}",
+                hint="set embedder.dtype to auto or float32, or document_runtime to auto or torch",
             )
         self._model_dir = model_dir
         self._device = device
         self._dtype = dtype
         self._cache_dir = cache_dir
         self.query_runtime = query_runtime
+        self.document_runtime = document_runtime
         self.sentence_pooling = sentence_pooling
         self._resolved: tuple[str, str, str] | None = None
         self.batch_size = batch_size
@@ -168,8 +189,10 @@ class SentenceTransformerEmbedder(Embedder):
         return cached_model(("embedder", path, device, dtype), load)
 
     def load(self) -> None:
-        """Load the model (and prepare the query encoder) now rather than on first use."""
-        _ = self.model
+        """Load what embedding documents and queries needs now rather than on first use: the
+        ONNX encoders where they serve (no PyTorch), else the model."""
+        if self._document_encoder() is None:
+            _ = self.model
         self._query_encoder()
 
     def prepare_queries(self) -> None:
@@ -211,6 +234,54 @@ class SentenceTransformerEmbedder(Embedder):
             raise self._onnx_required("its export or check failed (see the earlier warning)")
         return encoder
 
+    def _document_encoder(self) -> Any:
+        """The onnxruntime encoder for batches of documents (a thread per core) where
+        ``document_runtime`` allows it, else None (PyTorch embeds them)."""
+        if self.document_runtime == "torch":
+            return None
+        path, device, _ = self._key()
+        why = (
+            f"it runs on CPU (this embedder: {device})"
+            if device != "cpu"
+            else f"it embeds in float32 (embedder.dtype: {self._dtype})"
+            if self._dtype not in ("auto", "float32")
+            else "it needs a cache directory for the exported graph"
+            if self._cache_dir is None
+            else None
+        )
+        if why is not None:
+            if self.document_runtime == "onnx":
+                raise ConfigurationError(
+                    f"embedder.document_runtime is onnx, but the ONNX encoder is unusable: {why}",
+                    hint="set embedder.document_runtime to auto or torch",
+                )
+            _log.debug("documents are embedded with PyTorch: %s", why)
+            return None
+        assert self._cache_dir is not None
+        cache_dir = self._cache_dir
+        threads = _cores()
+
+        def build() -> Any:
+            opened = OnnxQueryEncoder.open(Path(path), cache_dir, name=self.name, threads=threads)
+            if opened is not None:
+                return opened
+            try:  # exported once, from the PyTorch model; later processes need no PyTorch
+                return OnnxQueryEncoder.build(
+                    self.model, Path(path), cache_dir, name=self.name, threads=threads
+                )
+            except Exception as exc:  # any failure leaves the PyTorch path, which always works
+                reason = str(exc) or type(exc).__name__
+                if self.document_runtime == "onnx":
+                    raise ConfigurationError(
+                        "embedder.document_runtime is onnx, but the ONNX encoder is unusable:"
+                        f" {reason}",
+                        hint="set embedder.document_runtime to auto or torch",
+                    ) from exc
+                _log.warning("the ONNX document encoder is unusable, using PyTorch: %s", reason)
+                return None
+
+        return cached_model(("document-encoder", path, threads), build)
+
     def _without_encoder(self, reason: str) -> None:
         if self.query_runtime == "onnx":
             raise self._onnx_required(reason)
@@ -226,6 +297,9 @@ class SentenceTransformerEmbedder(Embedder):
     @property
     def dim(self) -> int:
         """Vector dimension."""
+        encoder = self._document_encoder()
+        if encoder is not None:
+            return int(encoder.dim)
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or (
             model.get_sentence_embedding_dimension
@@ -235,10 +309,17 @@ class SentenceTransformerEmbedder(Embedder):
     @property
     def max_tokens(self) -> int:  # type: ignore[override]
         """Longest input in tokens the model reads."""
+        encoder = self._document_encoder()
+        if encoder is not None and encoder.max_length is not None:
+            return int(encoder.max_length)
         return int(self.model.max_seq_length)
 
     def count_tokens(self, text: str) -> int:
-        """Tokens ``text`` takes in the model's tokenizer, special tokens included."""
+        """Tokens ``text`` takes in the model's tokenizer, special tokens included (through
+        ``tokenizer.json`` where there is one: no model loaded)."""
+        counter = self._file_counter()
+        if counter is not None:
+            return counter(text)
         return len(
             self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
         )
@@ -248,10 +329,19 @@ class SentenceTransformerEmbedder(Embedder):
         path = self._path() / "tokenizer.json"
         return TokenizerFileCounter(path) if path.is_file() else None
 
+    def _file_counter(self) -> TokenizerFileCounter | None:
+        """This process's ``token_counter()``, made once."""
+        if not hasattr(self, "_counter"):
+            self._counter = self.token_counter()
+        return self._counter
+
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts; float32, L2-normalised."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        encoder = self._document_encoder()
+        if encoder is not None:
+            return np.asarray(encoder.encode_batch(list(texts), self.batch_size), np.float32)
         vectors = self.model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -269,11 +359,12 @@ class SentenceTransformerEmbedder(Embedder):
         """Vectors of ``texts`` and of their character spans; with ``sentence_pooling: chunk``
         (and a model of the plain mean-pooling shape) from one forward pass per text
         (``rag.embedders.span_pooling``), else each span embedded on its own."""
+        if self.sentence_pooling != "chunk" or not texts:
+            return super().embed_spans(texts, spans)
         model = self.model
-        reason = span_pooling_reason(model) if self.sentence_pooling == "chunk" else "off"
-        if reason is not None or not texts:
-            if reason not in (None, "off"):
-                _log.debug("sentence vectors are embedded separately: %s", reason)
+        reason = span_pooling_reason(model)
+        if reason is not None:
+            _log.debug("sentence vectors are embedded separately: %s", reason)
             return super().embed_spans(texts, spans)
         whole, pooled = embed_with_spans(model, texts, spans, batch_size=self.batch_size)
         # a span cut off by truncation (no token left) is embedded on its own
@@ -347,4 +438,5 @@ def _from_settings(settings: Settings) -> SentenceTransformerEmbedder:
         cache_dir=settings.models_dir,
         query_runtime=s.query_runtime,
         sentence_pooling=s.sentence_pooling,
+        document_runtime=s.document_runtime,
     )

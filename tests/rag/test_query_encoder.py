@@ -1,5 +1,6 @@
-"""The onnxruntime query encoder: the vectors sentence-transformers gives, a graph that repairs
-itself, and the settings that choose it (real embedded MiniLM, real onnxruntime)."""
+"""The onnxruntime encoder for queries and documents: the vectors sentence-transformers gives, a
+graph that repairs itself, and the settings that choose it (real embedded MiniLM, real
+onnxruntime)."""
 
 from __future__ import annotations
 
@@ -32,12 +33,17 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> SentenceTransformerEmb
     return e
 
 
+def _torch_vectors(embedder: SentenceTransformerEmbedder, texts: list[str]) -> np.ndarray:
+    """float32 PyTorch vectors through sentence-transformers' own ``encode``."""
+    return np.asarray(embedder.model.encode(texts, normalize_embeddings=True), np.float32)
+
+
 def test_queries_take_onnx_and_match_the_batch_vectors(
     embedder: SentenceTransformerEmbedder,
 ) -> None:
     assert isinstance(embedder._query_encoder(), OnnxQueryEncoder)
     embedder.clear_query_cache()
-    batch = embedder.embed_batch(TEXTS)
+    batch = _torch_vectors(embedder, TEXTS)
     for text, expected in zip(TEXTS, batch, strict=True):
         vector = embedder.embed_query(text)
         assert vector.dtype == np.float32 and vector.shape == expected.shape
@@ -70,7 +76,7 @@ def test_a_new_process_searches_without_pytorch(
     )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["torch"] is False  # the exported encoder and tokenizers alone
-    expected = embedder.embed_batch(TEXTS)  # float32 PyTorch, through sentence-transformers
+    expected = _torch_vectors(embedder, TEXTS)
     got = np.asarray(result["vectors"], dtype=np.float32)
     assert float(np.abs(got - expected).max()) < 1e-4
 
@@ -79,8 +85,29 @@ def test_bfloat16_documents_get_float32_queries(tmp_path: Path) -> None:
     bf16 = SentenceTransformerEmbedder(cache_dir=tmp_path, dtype="bfloat16", device="cpu")
     f32 = SentenceTransformerEmbedder(cache_dir=tmp_path, dtype="float32", device="cpu")
     assert isinstance(bf16._query_encoder(), OnnxQueryEncoder)
-    reference = f32.embed_batch([TEXTS[0]])[0]
+    reference = _torch_vectors(f32, [TEXTS[0]])[0]
     assert float(np.abs(bf16.embed_query(TEXTS[0]) - reference).max()) < 1e-4
+    # an explicit bfloat16 keeps documents in PyTorch: onnxruntime embeds in float32 only
+    assert bf16._document_encoder() is None
+    assert isinstance(f32._document_encoder(), OnnxQueryEncoder)
+
+
+def test_documents_take_onnx_and_match_sentence_transformers(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    # lengths from 1 to past the window, in no order: batches by length, padding, truncation
+    texts = [*TEXTS, *(" ".join(["word"] * n) + f" {n}." for n in (3, 90, 1, 40, 300, 7, 12))]
+    texts += [f"Sentence {i} of a longer list about leave, pay and travel." for i in range(70)]
+    assert isinstance(embedder._document_encoder(), OnnxQueryEncoder)
+    got = embedder.embed_batch(texts)
+    expected = _torch_vectors(embedder, texts)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    assert float(np.abs(got - expected).max()) < 1e-4  # row for row: the order is kept
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert embedder.dim == 384 and embedder.max_tokens == embedder.model.max_seq_length
+    assert embedder.count_tokens(TEXTS[0]) == len(
+        embedder.model.tokenizer(TEXTS[0], add_special_tokens=True)["input_ids"]
+    )
 
 
 def test_a_damaged_graph_file_is_exported_again(
@@ -106,6 +133,11 @@ def test_torch_runtime_gives_the_same_vectors(
     assert plain._query_encoder() is None
     assert not (tmp_path / "query-encoders").exists()
     assert np.allclose(plain.embed_query(TEXTS[1]), embedder.embed_query(TEXTS[1]), atol=1e-4)
+    documents = SentenceTransformerEmbedder(
+        cache_dir=tmp_path, dtype="float32", device="cpu", document_runtime="torch"
+    )
+    assert documents._document_encoder() is None
+    assert np.allclose(documents.embed_batch(TEXTS), embedder.embed_batch(TEXTS), atol=1e-4)
 
 
 def test_onnx_runtime_that_cannot_be_had_is_a_clear_error() -> None:
@@ -114,6 +146,11 @@ def test_onnx_runtime_that_cannot_be_had_is_a_clear_error() -> None:
         nowhere.embed_query("anything")
     with pytest.raises(ConfigurationError, match="query_runtime"):
         SentenceTransformerEmbedder(query_runtime="tensorrt")
+    required = SentenceTransformerEmbedder(cache_dir=None, device="cpu", document_runtime="onnx")
+    with pytest.raises(ConfigurationError, match="document_runtime"):
+        required.embed_batch(["anything"])
+    with pytest.raises(ConfigurationError, match="float32"):
+        SentenceTransformerEmbedder(dtype="bfloat16", document_runtime="onnx")
 
 
 class Transformer:
