@@ -110,8 +110,9 @@ def index_config(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         "sentence_vectors": c.sentence_vectors,
         "chunker": CHUNKER_VERSION,
     }
-    if settings.embedder.sentence_pooling != "separate":  # sentence vectors of another kind
-        config["sentence_pooling"] = settings.embedder.sentence_pooling
+    pooling = getattr(embedder, "sentence_pooling", "separate")  # as the embedder does it
+    if c.sentence_vectors and pooling != "separate":  # sentence vectors of another kind
+        config["sentence_pooling"] = pooling
     return config
 
 
