@@ -9,10 +9,12 @@ import pytest
 from rag.errors import NotFoundError
 from rag.stores.catalog import Catalog, DocumentRecord
 from rag.stores.lexical_index import (
+    MIN_TERMS,
     SqliteLexicalIndex,
     content_words,
     match_expression,
     rarest,
+    within_budget,
 )
 from rag.types import Chunk
 
@@ -62,6 +64,39 @@ def test_rarest_keeps_the_words_fewest_chunks_hold_in_question_order() -> None:
     counts = {"cells": 900, "mitochondria": 2, "patients": 800}  # "tumour": none
     assert rarest(words, counts, 2) == ["mitochondria", "tumour"]
     assert rarest(words, counts, 8) == words
+
+
+def test_within_budget_drops_the_commonest_words_down_to_the_fewest_kept() -> None:
+    words = ["cells", "mitochondria", "patients", "tumour", "growth", "mice"]
+    counts = {"cells": 900, "mitochondria": 2, "patients": 800, "growth": 50, "mice": 40}
+    assert within_budget(words, counts, 5000) == words  # under the budget: all stay
+    kept = within_budget(words, counts, 100)  # the rarest MIN_TERMS stay, in question order
+    assert kept == ["mitochondria", "tumour", "growth", "mice"] and len(kept) == MIN_TERMS
+    assert within_budget(words, counts, 1000) == [
+        "mitochondria",
+        "patients",
+        "tumour",
+        "growth",
+        "mice",
+    ]
+
+
+def test_a_short_question_of_common_words_is_pruned_on_a_large_index(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "i.sqlite3")
+    lexical = SqliteLexicalIndex(cat.db, prune_above=20)
+    for i in range(8):
+        cat.replace_document(
+            DocumentRecord(doc_id=f"d{i}", source=f"/d{i}.md"),
+            _chunks(f"d{i}", ["patients cells study results in mice"]),
+        )
+    cat.replace_document(
+        DocumentRecord(doc_id="m", source="/m.md"), _chunks("m", ["Mitochondria of mice."])
+    )
+    question = "patients cells study results mitochondria mice"  # 6 words: never "long"
+    searched = lexical.searched_words(question)
+    assert len(searched) == MIN_TERMS and "mitochondria" in searched and "mice" not in searched
+    assert cat.lexical.searched_words(question) == content_words(question)  # cheap: whole
+    assert [cid for cid, _ in lexical.search(question, 1)] == ["m-v1-0"]
 
 
 def test_a_long_question_is_searched_by_its_rarest_words(tmp_path: Path) -> None:
