@@ -112,7 +112,7 @@ class SentenceTransformerEmbedder(Embedder):
         query_cache_size: int = 1024,
         cache_dir: Path | None = None,
         query_runtime: str = "auto",
-        sentence_pooling: str = "sentences",
+        sentence_pooling: str = "separate",
         document_runtime: str = "auto",
     ) -> None:
         if sentence_pooling not in SENTENCE_POOLINGS:

@@ -4,7 +4,7 @@ A chunk and its sentences used to be embedded separately: every token went throu
 twice. Here the chunk goes through once; its vector is the model's own (mean of the token
 embeddings, normalised), and each sentence's vector is the mean of the token embeddings whose
 characters lie inside that sentence, normalised: the sentence read in its chunk's context.
-Used with ``embedder.sentence_pooling: chunk`` (the default is ``sentences``): measured against
+Used with ``embedder.sentence_pooling: chunk`` (the default is ``separate``): measured against
 separately embedded sentences, the served hybrid ranking holds on SciFact but dense-only search
 and COVID-QA answer hits drop (README, Ingestion figures).
 
