@@ -5,8 +5,9 @@ for all-MiniLM-L6-v2, most of it in matrix products that re-pack the weights on 
 onnxruntime packs them once and fuses the small operators, and embeds the same question in
 10-13 ms: a quarter of the 50 ms a search may take. Documents go through the same graph in
 batches sorted by length (``encode_batch``, a session with a thread per core): 3x PyTorch's
-float32 speed and faster than its bfloat16 on a CPU with bfloat16 instructions (README,
-Ingestion figures), without importing PyTorch at all.
+float32 speed on sentences, and on a CPU with bfloat16 instructions faster than PyTorch's
+bfloat16 on sentences and about as fast on chunk-length texts (README, Ingestion figures),
+without importing PyTorch at all.
 
 The encoder is the model's transformer, its mean pooling and the L2 normalisation, exported
 once with ``torch.onnx.export`` to ``<cache dir>/query-encoders/<model>-<hash>.onnx`` (a few
