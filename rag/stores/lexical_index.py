@@ -142,7 +142,7 @@ MAX_TERMS: int | None = 8
 #: less its commonest (``within_budget``): ~50 ms of FTS5 scoring on a loaded 2-core EPYC.
 #: SciFact's 12,708 chunks stay under it for 96% of its questions (its nDCG@10 unchanged);
 #: 100k chunks of the same text pass it for 94%. Short questions are pruned too: "Cellular
-#: clocks are associated with mitosis timing in NIH 3T3 cells" matched 98k chunks at 100k.
+#: clocks are associated with mitosis timing in NIH 3T3 cells" summed 98k matches at 100k.
 PRUNE_ABOVE = 20_000
 #: the fewest words a pruned question keeps, however many chunks hold them.
 MIN_TERMS = 4
