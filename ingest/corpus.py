@@ -31,9 +31,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.chunker import CHUNKER_VERSION, chunk_elements
+from ingest.chunker import chunk_elements
 from ingest.elements import Element
 from ingest.manifest import IngestLock, Manifest
+from ingest.pipeline import index_config as ingestor_index_config
 from ingest.service import build_ingestor
 from ingest.writer import Family, IndexWriter, make_chunks
 from rag.container import Container
@@ -103,17 +104,12 @@ Progress = Callable[[CorpusIndexRun], None]
 def index_config(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     """What stored chunks and vectors depend on besides the corpus (as ``Ingestor`` has it)."""
     c = settings.chunking
-    config: dict[str, Any] = {
-        "embedder": embedder.name,
-        "max_tokens": c.max_tokens,
-        "min_tokens": c.min_tokens,
-        "sentence_vectors": c.sentence_vectors,
-        "chunker": CHUNKER_VERSION,
-    }
-    pooling = getattr(embedder, "sentence_pooling", "separate")  # as the embedder does it
-    if c.sentence_vectors and pooling != "separate":  # sentence vectors of another kind
-        config["sentence_pooling"] = pooling
-    return config
+    return ingestor_index_config(
+        embedder,
+        max_tokens=c.max_tokens,
+        min_tokens=c.min_tokens,
+        sentence_vectors=c.sentence_vectors,
+    )
 
 
 def is_records(corpus: Path) -> bool:

@@ -50,12 +50,33 @@ __all__ = [
     "ProgressHook",
     "doc_id_for",
     "file_hash",
+    "index_config",
 ]
 
 #: a batch is written early, once this many chunks wait and no parsed file is queued, so slow
 #: parsing never starves the embedder. At 32, quick files (300 abstracts) were embedded in
 #: batches of about 43 chunks, padded to 21 % more tokens than their own; at 128, 9 %.
 _EARLY_FLUSH = 128
+
+
+def index_config(
+    embedder: Embedder, *, max_tokens: int, min_tokens: int, sentence_vectors: bool
+) -> dict[str, Any]:
+    """What stored chunks and vectors depend on besides the bytes (a change re-indexes every
+    file). How sentence vectors are made is part of it only where they are not made a pass
+    each (the way every index before that setting was made: such an index is not
+    re-embedded), and as the embedder makes them (an embedding server: always a pass each)."""
+    config: dict[str, Any] = {
+        "embedder": embedder.name,
+        "max_tokens": max_tokens,
+        "min_tokens": min_tokens,
+        "chunker": CHUNKER_VERSION,
+        "sentence_vectors": sentence_vectors,
+    }
+    pooling = getattr(embedder, "sentence_pooling", "separate")
+    if sentence_vectors and pooling != "separate":
+        config["sentence_pooling"] = pooling
+    return config
 
 
 class _Tracker:
@@ -121,21 +142,12 @@ class Ingestor:
     @property
     def index_config(self) -> dict[str, Any]:
         """What chunks depend on besides the bytes; a change re-indexes every file."""
-        return {
-            "embedder": self.embedder.name,
-            "max_tokens": self.max_tokens,
-            "min_tokens": self.min_tokens,
-            "chunker": CHUNKER_VERSION,
-            "sentence_vectors": self.sentence_vectors,
-        } | self._pooling_config()
-
-    def _pooling_config(self) -> dict[str, Any]:
-        """How sentence vectors are made, where they are not made a pass each (the way every
-        index before this setting was made: such an index is not re-embedded)."""
-        pooling = getattr(self.embedder, "sentence_pooling", "separate")
-        if not self.sentence_vectors or pooling == "separate":
-            return {}
-        return {"sentence_pooling": pooling}
+        return index_config(
+            self.embedder,
+            max_tokens=self.max_tokens,
+            min_tokens=self.min_tokens,
+            sentence_vectors=self.sentence_vectors,
+        )
 
     # -- runs ---------------------------------------------------------------------------------
 

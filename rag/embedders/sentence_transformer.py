@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,14 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS, Windows
         return os.cpu_count() or 1
+
+
+def _onnx_required(kind: str, reason: str) -> ConfigurationError:
+    """The error for ``embedder.<kind>_runtime: onnx`` where the ONNX encoder cannot serve."""
+    return ConfigurationError(
+        f"embedder.{kind}_runtime is onnx, but the ONNX {kind} encoder is unusable: {reason}",
+        hint=f"set embedder.{kind}_runtime to auto or torch",
+    )
 
 
 def _one_torch_thread() -> None:
@@ -203,63 +212,50 @@ class SentenceTransformerEmbedder(Embedder):
             _ = self.model
 
     def _query_encoder(self) -> Any:
-        """The onnxruntime query encoder where ``query_runtime`` allows it, else None."""
-        if self.query_runtime == "torch":
-            return None
-        path, device, _ = self._key()
-        if device != "cpu":
-            return self._without_encoder(f"it runs on CPU (this embedder: {device})")
-        if self._cache_dir is None:
-            return self._without_encoder("it needs a cache directory for the exported graph")
-        cache_dir = self._cache_dir
-
-        def build() -> Any:
-            # float32 queries beside documents embedded in bfloat16 where the CPU has it: the
-            # query side then carries no rounding (README, Retrieval figures)
-            opened = OnnxQueryEncoder.open(Path(path), cache_dir, name=self.name)
-            if opened is not None:
-                return opened
-            try:
-                return OnnxQueryEncoder.build(self.model, Path(path), cache_dir, name=self.name)
-            except Exception as exc:  # any failure leaves the PyTorch path, which always works
-                reason = str(exc) or type(exc).__name__
-                if self.query_runtime == "onnx":
-                    raise self._onnx_required(reason) from exc
-                _log.warning("the ONNX query encoder is unusable, using PyTorch: %s", reason)
-                return None
-
-        # the graph is the same whichever cache dir holds it; a failed build is remembered
-        encoder = cached_model(("query-encoder", path), build)
-        if encoder is None and self.query_runtime == "onnx":
-            raise self._onnx_required("its export or check failed (see the earlier warning)")
-        return encoder
+        """The onnxruntime query encoder (one thread) where ``query_runtime`` allows it, else
+        None. Float32 queries beside documents embedded in bfloat16 where the CPU has it: the
+        query side then carries no rounding (README, Retrieval figures)."""
+        return self._onnx_encoder("query", self.query_runtime, threads=1)
 
     def _document_encoder(self) -> Any:
         """The onnxruntime encoder for batches of documents (a thread per core) where
         ``document_runtime`` allows it, else None (PyTorch embeds them)."""
-        if self.document_runtime == "torch":
+        dtype_reason = (
+            None
+            if self._dtype in ("auto", "float32")
+            else f"it embeds in float32 (embedder.dtype: {self._dtype})"
+        )
+        return self._onnx_encoder(
+            "document", self.document_runtime, threads=_cores(), unusable=dtype_reason
+        )
+
+    def _onnx_encoder(
+        self, kind: str, runtime: str, *, threads: int, unusable: str | None = None
+    ) -> Any:
+        """The exported graph opened for ``kind`` (query or document) with ``threads``
+        intra-op threads, exported first from the PyTorch model where there is none yet; None
+        where ``runtime`` is torch, or is auto and the graph cannot serve (``unusable`` says
+        why, besides a GPU or no cache directory). With ``runtime`` onnx that is an error."""
+        if runtime == "torch":
             return None
         path, device, _ = self._key()
-        why = (
+        reason = (
             f"it runs on CPU (this embedder: {device})"
             if device != "cpu"
-            else f"it embeds in float32 (embedder.dtype: {self._dtype})"
-            if self._dtype not in ("auto", "float32")
-            else "it needs a cache directory for the exported graph"
-            if self._cache_dir is None
-            else None
+            else unusable
+            or (
+                "it needs a cache directory for the exported graph"
+                if self._cache_dir is None
+                else None
+            )
         )
-        if why is not None:
-            if self.document_runtime == "onnx":
-                raise ConfigurationError(
-                    f"embedder.document_runtime is onnx, but the ONNX encoder is unusable: {why}",
-                    hint="set embedder.document_runtime to auto or torch",
-                )
-            _log.debug("documents are embedded with PyTorch: %s", why)
+        if reason is not None:
+            if runtime == "onnx":
+                raise _onnx_required(kind, reason)
+            _log.debug("%ss are embedded with PyTorch: %s", kind, reason)
             return None
         assert self._cache_dir is not None
         cache_dir = self._cache_dir
-        threads = _cores()
 
         def build() -> Any:
             opened = OnnxQueryEncoder.open(Path(path), cache_dir, name=self.name, threads=threads)
@@ -270,29 +266,17 @@ class SentenceTransformerEmbedder(Embedder):
                     self.model, Path(path), cache_dir, name=self.name, threads=threads
                 )
             except Exception as exc:  # any failure leaves the PyTorch path, which always works
-                reason = str(exc) or type(exc).__name__
-                if self.document_runtime == "onnx":
-                    raise ConfigurationError(
-                        "embedder.document_runtime is onnx, but the ONNX encoder is unusable:"
-                        f" {reason}",
-                        hint="set embedder.document_runtime to auto or torch",
-                    ) from exc
-                _log.warning("the ONNX document encoder is unusable, using PyTorch: %s", reason)
+                why = str(exc) or type(exc).__name__
+                if runtime == "onnx":
+                    raise _onnx_required(kind, why) from exc
+                _log.warning("the ONNX %s encoder is unusable, using PyTorch: %s", kind, why)
                 return None
 
-        return cached_model(("document-encoder", path, threads), build)
-
-    def _without_encoder(self, reason: str) -> None:
-        if self.query_runtime == "onnx":
-            raise self._onnx_required(reason)
-        _log.debug("queries are embedded with PyTorch: %s", reason)
-
-    @staticmethod
-    def _onnx_required(reason: str) -> ConfigurationError:
-        return ConfigurationError(
-            f"embedder.query_runtime is onnx, but the ONNX query encoder is unusable: {reason}",
-            hint="set embedder.query_runtime to auto or torch",
-        )
+        # the graph is the same whichever cache dir holds it; a failed build is remembered
+        encoder = cached_model((f"{kind}-encoder", path, threads), build)
+        if encoder is None and runtime == "onnx":
+            raise _onnx_required(kind, "its export or check failed (see the earlier warning)")
+        return encoder
 
     @property
     def dim(self) -> int:
@@ -317,7 +301,7 @@ class SentenceTransformerEmbedder(Embedder):
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` takes in the model's tokenizer, special tokens included (through
         ``tokenizer.json`` where there is one: no model loaded)."""
-        counter = self._file_counter()
+        counter = self._file_counter
         if counter is not None:
             return counter(text)
         return len(
@@ -329,11 +313,10 @@ class SentenceTransformerEmbedder(Embedder):
         path = self._path() / "tokenizer.json"
         return TokenizerFileCounter(path) if path.is_file() else None
 
+    @cached_property
     def _file_counter(self) -> TokenizerFileCounter | None:
         """This process's ``token_counter()``, made once."""
-        if not hasattr(self, "_counter"):
-            self._counter = self.token_counter()
-        return self._counter
+        return self.token_counter()
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts; float32, L2-normalised."""
