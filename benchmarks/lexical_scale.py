@@ -33,6 +33,7 @@ from rag.evaluation.datasets import read_corpus, read_queries
 from rag.evaluation.metrics import percentile
 from rag.stores.catalog import Catalog, DocumentRecord
 from rag.stores.lexical_index import SqliteLexicalIndex
+from rag.stores.sqlite import SqliteDatabase
 from rag.types import Chunk
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -85,6 +86,7 @@ def main() -> None:
     queries = read_queries(require(args.data / "scifact" / "queries.jsonl", "SciFact queries"))
     questions = list(queries.values())[: args.queries]
     from rag.stores.pg_lexical_index import PostgresLexicalIndex
+    from rag.stores.postgres import PostgresDatabase
 
     server = (
         nullcontext(args.postgres_url)
@@ -94,9 +96,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, server as url:
         catalogs = {"sqlite-fts5": Catalog(Path(tmp) / "a.sqlite3")}
         if url is not None:
-            catalogs["postgresql"] = Catalog(
-                Path(tmp) / "b.sqlite3", lexical=PostgresLexicalIndex(url)
-            )
+            catalogs["postgresql"] = Catalog(PostgresDatabase(url))
         build: dict[str, float] = {}
         for name, catalog in catalogs.items():
             start = time.perf_counter()
@@ -108,6 +108,7 @@ def main() -> None:
             )
         indexes = {name: catalog.lexical for name, catalog in catalogs.items()}
         fts5 = catalogs["sqlite-fts5"]
+        assert isinstance(fts5.db, SqliteDatabase)
         indexes["sqlite-fts5-all"] = SqliteLexicalIndex(fts5.db, max_terms=None)
         build["sqlite-fts5-all"] = build["sqlite-fts5"]
         times: dict[str, list[float]] = {name: [] for name in indexes}
@@ -116,7 +117,7 @@ def main() -> None:
                 start = time.perf_counter()
                 index.search(q, 10)
                 times[name].append((time.perf_counter() - start) * 1000)
-        disk = {name: fts5.path.stat().st_size for name in ("sqlite-fts5", "sqlite-fts5-all")}
+        disk = {name: fts5.db.path.stat().st_size for name in ("sqlite-fts5", "sqlite-fts5-all")}
         if "postgresql" in catalogs:
             pg = catalogs["postgresql"].lexical
             assert isinstance(pg, PostgresLexicalIndex)

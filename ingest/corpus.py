@@ -33,7 +33,7 @@ from typing import Any
 
 from ingest.chunker import chunk_elements
 from ingest.elements import Element
-from ingest.manifest import IngestLock, Manifest
+from ingest.manifest import Manifest
 from ingest.pipeline import index_config as ingestor_index_config
 from ingest.service import build_ingestor
 from ingest.writer import Family, IndexWriter, make_chunks
@@ -235,7 +235,7 @@ def _index_records(
     remove the documents of records no longer in it."""
     settings = container.settings
     catalog = container.catalog
-    with IngestLock(catalog.path.parent / "ingest.lock", wait=True):
+    with catalog.ingest_lock(wait=True):
         manifest = Manifest(catalog)
         manifest.recover(container.vector_store)
         writer = IndexWriter(

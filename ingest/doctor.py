@@ -20,10 +20,9 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ingest.manifest import IngestLock, Manifest
+from ingest.manifest import Manifest
 from rag.chunk_vectors import embed_chunks
 from rag.container import Container
-from rag.stores.lexical_index import SqliteLexicalIndex
 
 #: free space under which the data directory is reported as short of room.
 MIN_FREE_BYTES = 1 << 30
@@ -91,18 +90,11 @@ class Doctor:
         )
 
     def _lexical_covers(self, live: set[str]) -> bool:
-        conn = self.catalog.db.connect()
-        found = {
-            r[0]
-            for r in conn.execute(
-                "SELECT c.id FROM chunks_fts f JOIN chunks c ON c.rowid = f.rowid"
-            )
-        }
-        return found == live
+        return self.catalog.lexical.indexed_ids() == live
 
     def repair(self) -> IndexReport:
         """Make the stores agree; returns the check after the repair, with what was done."""
-        with IngestLock(self.catalog.path.parent / "ingest.lock"):
+        with self.catalog.ingest_lock():
             done: dict[str, int] = {"journal_orphans": self.manifest.recover(self.store)}
             report = self.check()
             stale = sorted(set(report.orphan_vectors) | set(report.orphan_sentences))
@@ -110,14 +102,19 @@ class Doctor:
                 self.store.delete(stale)
             done["orphans_deleted"] = len(stale)
             done["chunks_embedded"] = self._embed(report.missing_vectors)
-            if report.lexical_mismatch and isinstance(self.catalog.lexical, SqliteLexicalIndex):
-                with self.catalog.db.transaction() as conn:
-                    conn.execute("DELETE FROM chunks_fts")
-                self.catalog.lexical._refill()
+            if report.lexical_mismatch:
+                self._rebuild_lexical()
                 done["lexical_rebuilt"] = 1
             after = self.check()
             after.repaired = done
             return after
+
+    def _rebuild_lexical(self) -> None:
+        """Index every live chunk again, and nothing else (one transaction)."""
+        with self.catalog.atomic():
+            self.catalog.lexical.clear()
+            for doc in self.catalog.documents():
+                self.catalog.lexical.add(self.catalog.chunks_of(doc.doc_id))
 
     def _embed(self, chunk_ids: list[str], batch: int = 256) -> int:
         sentences = self.container.settings.chunking.sentence_vectors

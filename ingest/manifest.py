@@ -14,28 +14,28 @@ ingestion needs, through the catalog and in its database:
   overwritten in place and also listed in ``ingest_rewrite``: after a crash their vectors may
   belong to either version, so :meth:`Manifest.recover` marks their documents changed and the
   next run re-indexes them (a kept id is never deleted, so it never loses its vector);
-- :class:`IngestLock` keeps two ingestion runs from writing to one data directory at once.
+- the catalog's ``ingest_lock()`` (``rag.stores.locks``) keeps two ingestion runs from writing
+  to one index at once.
+
+The tables live in the catalog's database, a SQLite file or a PostgreSQL schema (server mode),
+and the SQL is the same on both.
 
 Example::
 
     manifest = Manifest(catalog)
-    with IngestLock(catalog.path.parent / "ingest.lock"):
+    with catalog.ingest_lock():
         manifest.recover(store)
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from types import TracebackType
-from typing import ClassVar
 
-from rag.errors import BusyError, StoreError
+from rag.errors import StoreError
 from rag.stores.catalog import Catalog, DocumentRecord
+from rag.stores.locks import IngestLock
+
+__all__ = ["IngestLock", "Manifest"]
 from rag.stores.vector_store import VectorStore
 
 _SCHEMA = """
@@ -43,67 +43,6 @@ CREATE TABLE IF NOT EXISTS ingest_pending (id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS ingest_rewrite (id TEXT PRIMARY KEY);
 """
 _SQL_BATCH = 500
-
-
-class IngestLock:
-    """An exclusive lock on a data directory's ingestion (``flock``; re-entrant in a process).
-
-    ``wait=False`` raises :class:`BusyError` at once when another process holds it.
-    """
-
-    _held: ClassVar[dict[str, int]] = {}
-    _guard: ClassVar[threading.RLock] = threading.RLock()
-
-    def __init__(self, path: Path, *, wait: bool = False) -> None:
-        self.path = path
-        self.wait = wait
-        self._fd: int | None = None
-
-    def __enter__(self) -> IngestLock:
-        if not self._guard.acquire(blocking=self.wait):
-            raise BusyError(
-                "another ingestion is running in this process",
-                hint="wait for it to finish, then try again",
-                retry_after=30,
-            )
-        key = str(self.path)
-        if self._held.get(key):
-            self._held[key] += 1
-            return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
-        except BlockingIOError as exc:
-            os.close(fd)
-            self._guard.release()
-            holder = self.path.read_text().strip() or "another process"
-            raise BusyError(
-                f"another ingestion is running on this data directory (pid {holder})",
-                hint="wait for it to finish, then run the command again",
-                retry_after=30,
-            ) from exc
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        self._held[key] = 1
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        key = str(self.path)
-        self._held[key] -= 1
-        if self._held[key] == 0:
-            del self._held[key]
-            if self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-                os.close(self._fd)
-                self._fd = None
-        self._guard.release()
 
 
 class Manifest:
@@ -117,9 +56,9 @@ class Manifest:
         self.catalog = catalog
         self.db = catalog.db
         try:
-            self.db.connect().executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the manifest at {catalog.path}: {exc}") from exc
+            self.db.schema_script(_SCHEMA)
+        except StoreError as exc:
+            raise StoreError(f"cannot open the manifest in {catalog.where}: {exc}") from exc
 
     def _write(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         self._write_all([(sql, rows)])
@@ -130,7 +69,7 @@ class Manifest:
             with self.db.transaction() as conn:
                 for sql, rows in statements:
                     conn.executemany(sql, rows)
-        except sqlite3.Error as exc:
+        except self.db.Error as exc:
             raise StoreError(f"manifest write failed: {exc}") from exc
 
     # -- documents -------------------------------------------------------------------------
@@ -154,8 +93,14 @@ class Manifest:
         and the live ids whose vectors are about to be overwritten in place."""
         self._write_all(
             [
-                ("INSERT OR IGNORE INTO ingest_pending(id) VALUES (?)", [(i,) for i in ids]),
-                ("INSERT OR IGNORE INTO ingest_rewrite(id) VALUES (?)", [(i,) for i in rewritten]),
+                (
+                    "INSERT INTO ingest_pending(id) VALUES (?) ON CONFLICT DO NOTHING",
+                    [(i,) for i in ids],
+                ),
+                (
+                    "INSERT INTO ingest_rewrite(id) VALUES (?) ON CONFLICT DO NOTHING",
+                    [(i,) for i in rewritten],
+                ),
             ]
         )
 

@@ -26,7 +26,7 @@ from typing import Any
 from ingest.chunker import CHUNKER_VERSION, chunk_elements
 from ingest.elements import ParsedDocument
 from ingest.families import FamilyBuilder, doc_id_for
-from ingest.manifest import IngestLock, Manifest
+from ingest.manifest import Manifest
 from ingest.plan import GroupResolver, Job, Plan, Reuse, make_plan, vanished
 from ingest.report import IngestProgress, IngestReport, ProgressHook
 from ingest.workers import (
@@ -136,7 +136,6 @@ class Ingestor:
         self.groups = tuple(groups)
         self.sentence_vectors = sentence_vectors
         self.manifest = Manifest(catalog)
-        self.lock_path = catalog.path.parent / "ingest.lock"
         self._budget_checked = False
 
     @property
@@ -173,7 +172,7 @@ class Ingestor:
         root = root.resolve()
         report = IngestReport()
         tracker = _Tracker(progress, started)
-        with IngestLock(self.lock_path):
+        with self.catalog.ingest_lock():
             tracker.emit("scan", str(root))
             self.manifest.recover(self.store)
             records = self.catalog.documents()
@@ -216,7 +215,7 @@ class Ingestor:
 
     def recover(self) -> int:
         """Delete vectors left by an interrupted run; returns how many."""
-        with IngestLock(self.lock_path):
+        with self.catalog.ingest_lock():
             return self.manifest.recover(self.store)
 
     def _writer(self, **hooks: Any) -> IndexWriter:
@@ -342,7 +341,7 @@ class Ingestor:
 
     def index_documents(self, items: Iterable[tuple[DocumentRecord, ParsedDocument]]) -> int:
         """Batched :meth:`index_document`: embedding spans documents, each swaps in atomically."""
-        with IngestLock(self.lock_path):
+        with self.catalog.ingest_lock():
             writer = self._writer()
             for record, parsed in items:
                 docs = list(self._parsed_docs(record, parsed))
@@ -390,7 +389,7 @@ class Ingestor:
 
     def delete(self, doc_id: str) -> list[str]:
         """Remove a document, its attachments and their vectors; returns the sources removed."""
-        with IngestLock(self.lock_path):
+        with self.catalog.ingest_lock():
             record = self.catalog.get_document(doc_id)
             docs = [record, *self._families().descendants(doc_id)]
             self._writer().delete([d.doc_id for d in docs])
@@ -405,7 +404,7 @@ class Ingestor:
     ) -> DocumentRecord:
         """New access groups or labels for a document and its attachments, without parsing or
         embedding again (its stored chunks and vectors move to the new version)."""
-        with IngestLock(self.lock_path):
+        with self.catalog.ingest_lock():
             record = self.catalog.get_document(doc_id)
             if record.parent_id is not None:
                 raise InvalidRequestError(

@@ -1,13 +1,16 @@
-"""The SQLite catalog: the document manifest (``documents``) and chunk texts (``chunks``).
+"""The catalog: the document manifest (``documents``) and chunk texts (``chunks``).
 
-It owns both tables and keeps the lexical index (``rag.stores.lexical_index``) in step: one
-file in the data directory, so replacing a document's chunks, its lexical rows and its manifest
-row is one transaction; a query sees a document's old chunks or its new ones, never both or
-neither. The vector store holds embeddings by chunk id; the catalog says which ids are live.
+It owns both tables and keeps the lexical index (``rag.stores.lexical_index``) in step, in
+one database (``rag.stores.database``): a SQLite file in the data directory, or in server mode
+a PostgreSQL schema that every host shares. Replacing a document's chunks, its lexical rows and
+its manifest row is one transaction; a query sees a document's old chunks or its new ones, never
+both or neither. The vector store holds embeddings by chunk id; the catalog says which ids are
+live.
 
 Example::
 
     catalog = Catalog(data_dir / "index.sqlite3")
+    # server mode: Catalog(PostgresDatabase(url, schema="ragstead"))
     catalog.replace_document(DocumentRecord("d1", "/docs/a.md"), chunks)
     hits = catalog.lexical.search("annual leave", k=10)
 """
@@ -19,14 +22,15 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rag.errors import NotFoundError, StoreError
+from rag.stores.database import Database
 from rag.stores.lexical_index import LexicalIndex, SqliteLexicalIndex
-from rag.stores.sql_filters import groups_sql, source_sql
+from rag.stores.locks import IngestLock, PostgresIngestLock
 from rag.stores.sqlite import SqliteDatabase
 from rag.types import Chunk
 
@@ -69,6 +73,46 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, chunk_index);
 CREATE INDEX IF NOT EXISTS documents_parent ON documents(parent_id);
 """
+# The same tables in PostgreSQL; sources compare byte by byte (COLLATE "C"), as in SQLite, so
+# paging by source and the common folder of the smallest and largest source hold.
+_PG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id text PRIMARY KEY,
+    source text COLLATE "C" NOT NULL UNIQUE,
+    size bigint NOT NULL DEFAULT 0,
+    mtime double precision NOT NULL DEFAULT 0,
+    content_hash text NOT NULL DEFAULT '',
+    status text NOT NULL DEFAULT 'indexed',
+    error text,
+    title text NOT NULL DEFAULT '',
+    doc_type text NOT NULL DEFAULT '',
+    groups text NOT NULL DEFAULT '',
+    parent_id text,
+    n_chunks integer NOT NULL DEFAULT 0,
+    indexed_at double precision NOT NULL DEFAULT 0,
+    metadata text NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id text PRIMARY KEY,
+    doc_id text NOT NULL,
+    chunk_index integer NOT NULL,
+    text text NOT NULL,
+    source text COLLATE "C" NOT NULL,
+    title text NOT NULL DEFAULT '',
+    section text NOT NULL DEFAULT '',
+    page integer,
+    page_end integer,
+    kinds text NOT NULL DEFAULT 'text',
+    content_hash text NOT NULL DEFAULT '',
+    mtime double precision NOT NULL DEFAULT 0,
+    doc_type text NOT NULL DEFAULT '',
+    groups text NOT NULL DEFAULT '',
+    page_breaks text NOT NULL DEFAULT '',
+    tags text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, chunk_index);
+CREATE INDEX IF NOT EXISTS documents_parent ON documents(parent_id);
+"""
 
 
 @dataclass
@@ -91,7 +135,8 @@ class DocumentRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def chunk_from_row(row: sqlite3.Row) -> Chunk:
+def chunk_from_row(row: Any) -> Chunk:
+    """A ``chunks`` row (read by column name) as a ``Chunk``."""
     return Chunk(
         id=row["id"],
         doc_id=row["doc_id"],
@@ -122,7 +167,7 @@ def _decode_page_breaks(text: str) -> tuple[tuple[int, int], ...]:
     return tuple((int(offset), int(page)) for offset, page in pairs)
 
 
-def _doc_from_row(row: sqlite3.Row) -> DocumentRecord:
+def _doc_from_row(row: Any) -> DocumentRecord:
     return DocumentRecord(
         doc_id=row["doc_id"],
         source=row["source"],
@@ -148,6 +193,9 @@ _DOC_COLUMNS = (
 )
 
 
+_DOC_UPDATE = ", ".join(f"{c.strip()}=excluded.{c.strip()}" for c in _DOC_COLUMNS.split(",")[1:])
+
+
 def _in_batches(ids: Sequence[str]) -> Iterator[tuple[list[str], str]]:
     """``ids`` in slices SQLite accepts, each with its ``?,?,...`` placeholders."""
     for start in range(0, len(ids), _SQL_BATCH):
@@ -156,19 +204,42 @@ def _in_batches(ids: Sequence[str]) -> Iterator[tuple[list[str], str]]:
 
 
 class Catalog:
-    """Manifest and chunk texts in one SQLite file (WAL, one writer at a time), with the
-    lexical index kept in step inside the same transactions."""
+    """Manifest and chunk texts in one database (a SQLite file, or a PostgreSQL schema), with
+    the lexical index kept in step inside the same transactions."""
 
-    def __init__(self, path: Path, *, lexical: LexicalIndex | None = None) -> None:
-        self.path = path
-        self.db = SqliteDatabase(path)
-        try:
-            conn = self.db.connect()  # executescript commits: no transaction around it
-            self._migrate(conn)
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the index at {path}: {exc}") from exc
-        self.lexical: LexicalIndex = lexical or SqliteLexicalIndex(self.db)
+    def __init__(self, database: Path | Database, *, lexical: LexicalIndex | None = None) -> None:
+        self.db: Database = SqliteDatabase(database) if isinstance(database, Path) else database
+        if isinstance(self.db, SqliteDatabase):
+            try:
+                self._migrate(self.db.connect())
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open the index at {self.db.path}: {exc}") from exc
+            self.db.schema_script(_SCHEMA)
+            self.lexical: LexicalIndex = lexical or SqliteLexicalIndex(self.db)
+        else:
+            self.db.schema_script(_PG_SCHEMA)
+            if lexical is None:
+                from rag.stores.pg_lexical_index import PostgresLexicalIndex
+                from rag.stores.postgres import PostgresDatabase
+
+                assert isinstance(self.db, PostgresDatabase)
+                lexical = PostgresLexicalIndex(self.db)
+            self.lexical = lexical
+
+    @property
+    def where(self) -> str:
+        """Where the catalog is, for messages: a file, or a PostgreSQL schema."""
+        return self.db.where
+
+    def ingest_lock(self, *, wait: bool = False) -> AbstractContextManager[object]:
+        """The lock that lets one ingestion at a time write this catalog: a file beside the
+        SQLite file, or a PostgreSQL advisory lock that holds across hosts."""
+        if isinstance(self.db, SqliteDatabase):
+            return IngestLock(self.db.path.parent / "ingest.lock", wait=wait)
+        from rag.stores.postgres import PostgresDatabase
+
+        assert isinstance(self.db, PostgresDatabase)
+        return PostgresIngestLock(self.db, wait=wait)
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
@@ -179,7 +250,7 @@ class Catalog:
                 if column not in columns:
                     conn.execute(f"ALTER TABLE chunks ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> Any:
         return self.db.connect()
 
     @contextmanager
@@ -250,7 +321,7 @@ class Catalog:
         where = ["source > ?"]
         params: list[Any] = [after]
         if groups is not None:
-            sql, group_params = groups_sql(groups)
+            sql, group_params = self.db.groups_sql(groups)
             where.append(sql)
             params.extend(group_params)
         if status:
@@ -305,8 +376,8 @@ class Catalog:
                 "DELETE FROM documents WHERE source=? AND doc_id<>?", (record.source, record.doc_id)
             )
             conn.execute(
-                f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS})"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO documents ({_DOC_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                f" ON CONFLICT(doc_id) DO UPDATE SET {_DOC_UPDATE}",
                 (
                     record.doc_id,
                     record.source,
@@ -397,7 +468,7 @@ class Catalog:
             conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
         return old
 
-    def _delete_chunks(self, conn: sqlite3.Connection, doc_id: str) -> list[str]:
+    def _delete_chunks(self, conn: Any, doc_id: str) -> list[str]:
         rows = conn.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,)).fetchall()
         if rows:
             self.lexical.remove([doc_id])
@@ -463,7 +534,7 @@ class Catalog:
 
     def doc_ids_matching(self, source_glob: str) -> list[str]:
         """Ids of the documents whose source matches a glob (see ``rag.filters``)."""
-        sql, params = source_sql(source_glob)
+        sql, params = self.db.source_sql(source_glob)
         rows = self._connect().execute(f"SELECT doc_id FROM documents WHERE {sql}", params)
         return [r[0] for r in rows]
 

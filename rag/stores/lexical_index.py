@@ -57,6 +57,14 @@ class LexicalIndex(Protocol):
         """Chunks indexed."""
         ...
 
+    def indexed_ids(self) -> set[str]:
+        """Every chunk id indexed (``ragstead doctor`` compares them with the live chunks)."""
+        ...
+
+    def clear(self) -> None:
+        """Forget every chunk (``ragstead doctor --repair`` indexes the live ones again)."""
+        ...
+
 
 _TOKENIZER = "porter unicode61 remove_diacritics 2"
 _SCHEMA = f"""
@@ -276,6 +284,16 @@ class SqliteLexicalIndex:
     def count(self) -> int:
         """Chunks indexed."""
         return int(self.db.connect().execute("SELECT count(*) FROM chunks_fts").fetchone()[0])
+
+    def indexed_ids(self) -> set[str]:
+        """Every chunk id indexed."""
+        sql = "SELECT c.id FROM chunks_fts f JOIN chunks c ON c.rowid = f.rowid"
+        return {r[0] for r in self.db.connect().execute(sql)}
+
+    def clear(self) -> None:
+        """Forget every chunk."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM chunks_fts")
 
     def searched_words(self, question: str) -> list[str]:
         """The question's content words, or, where the chunks holding them number more than

@@ -47,13 +47,9 @@ def pg_where(filters: Filters, alias: str = "c") -> tuple[str, list[Any]]:
     parts: list[str] = []
     params: list[Any] = []
     if filters.source:
-        pattern = filters.source
-        if pattern.startswith("/") or pattern.startswith("*"):
-            parts.append(f"{alias}.source ~ %s")
-            params.append(glob_regex(pattern))
-        else:
-            parts.append(f"({alias}.source ~ %s OR {alias}.source ~ %s)")
-            params.extend([glob_regex(pattern), glob_regex(f"*/{pattern}")])
+        sql, p = pg_source_sql(filters.source, f"{alias}.source")
+        parts.append(sql)
+        params.extend(p)
     if filters.doc_ids is not None:
         parts.append(f"{alias}.doc_id = ANY(%s)")
         params.append(sorted(filters.doc_ids))
@@ -74,9 +70,24 @@ def pg_where(filters: Filters, alias: str = "c") -> tuple[str, list[Any]]:
         parts.append(_listed(f"{alias}.tags"))
         params.append(tag)
     if filters.groups is not None:
-        allowed = [f"{alias}.groups = ''"]
-        for group in sorted(filters.groups):
-            allowed.append(_listed(f"{alias}.groups"))
-            params.append(group)
-        parts.append("(" + " OR ".join(allowed) + ")")
+        sql, p = pg_groups_sql(filters.groups, f"{alias}.groups")
+        parts.append(sql)
+        params.extend(p)
     return " AND ".join(parts), params
+
+
+def pg_source_sql(pattern: str, column: str = "source") -> tuple[str, list[Any]]:
+    """SQL matching a source glob: the whole path, or its end for a relative pattern."""
+    if pattern.startswith("/") or pattern.startswith("*"):
+        return f"{column} ~ %s", [glob_regex(pattern)]
+    return f"({column} ~ %s OR {column} ~ %s)", [glob_regex(pattern), glob_regex(f"*/{pattern}")]
+
+
+def pg_groups_sql(groups: frozenset[str], column: str = "groups") -> tuple[str, list[Any]]:
+    """SQL for "unrestricted, or shared with one of ``groups``" on a comma-joined column."""
+    allowed = [f"{column} = ''"]
+    params: list[Any] = []
+    for group in sorted(groups):
+        allowed.append(_listed(column))
+        params.append(group)
+    return "(" + " OR ".join(allowed) + ")", params

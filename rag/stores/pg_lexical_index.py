@@ -1,7 +1,9 @@
 """A ``LexicalIndex`` in PostgreSQL: ``tsvector`` under a GIN index, ranked by ``ts_rank``.
 
-Server mode's keyword index: several API processes and ingestion workers share it. It owns
-one table per collection (``lexical_chunks`` unless named) that holds each chunk's filter
+Server mode's keyword index: several API processes and ingestion workers share it. It lives in
+the catalog's database (``rag.stores.postgres``: the collection's schema, on the same
+connection, so a document's catalog rows and keyword rows commit together) and owns one table
+there (``lexical_chunks`` unless named) that holds each chunk's filter
 columns beside its weighted ``tsvector`` (title and section path ``A``, text ``B``,
 neighbouring chunks ``D``), so a filtered search runs in one query. Words are stemmed by an
 English Snowball dictionary without a stop-word list (as SQLite's porter tokenizer): the
@@ -10,14 +12,13 @@ question has nothing else.
 
 Example::
 
-    index = PostgresLexicalIndex("postgresql://rag@db.internal/ragstead")
+    index = PostgresLexicalIndex(PostgresDatabase("postgresql://rag@db.internal/ragstead"))
     hits = index.search("parental leave", k=10, filters=Filters(doc_types=("pdf",)))
 """
 
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,15 +26,17 @@ from rag.errors import StoreError
 from rag.filters import Filters
 from rag.stores.lexical_index import _STOPWORDS, _WORD, lexical_rows
 from rag.stores.pg_filters import pg_where
+from rag.stores.postgres import PostgresDatabase
 from rag.types import Chunk
 
 _SCHEMA = """
-SELECT pg_advisory_xact_lock(7206141);
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_ts_dict WHERE dictname = 'ragstead_stem') THEN
+  IF NOT EXISTS (SELECT 1 FROM pg_ts_dict WHERE dictname = 'ragstead_stem'
+                 AND dictnamespace = current_schema()::regnamespace) THEN
     CREATE TEXT SEARCH DICTIONARY ragstead_stem (TEMPLATE = snowball, Language = english);
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'ragstead') THEN
+  IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'ragstead'
+                 AND cfgnamespace = current_schema()::regnamespace) THEN
     CREATE TEXT SEARCH CONFIGURATION ragstead (COPY = english);
     ALTER TEXT SEARCH CONFIGURATION ragstead ALTER MAPPING
       FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH ragstead_stem;
@@ -72,42 +75,28 @@ def query_terms(question: str) -> list[str]:
 
 
 class PostgresLexicalIndex:
-    """Keyword search in PostgreSQL; one connection per thread, opened on first use."""
+    """Keyword search in PostgreSQL, on the database's connection of each thread."""
 
-    def __init__(self, url: str, table: str = "lexical_chunks") -> None:
-        try:
-            import psycopg
-        except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise StoreError("server mode needs psycopg: pip install 'ragstead[server]'") from exc
+    def __init__(self, database: PostgresDatabase, table: str = "lexical_chunks") -> None:
+        import psycopg
         from psycopg import sql
 
         self._psycopg = psycopg
-        self.url = url
+        self.database = database
         self.table = sql.Identifier(table)
         self._insert = sql.SQL(_INSERT).format(table=self.table)
-        self._local = threading.local()
+        script = sql.SQL(_SCHEMA).format(
+            table=self.table,
+            tsv_index=sql.Identifier(f"{table}_tsv"),
+            doc_index=sql.Identifier(f"{table}_doc"),
+        )
         try:
-            conn = self._conn()
-            with conn.transaction():
-                conn.execute(
-                    sql.SQL(_SCHEMA).format(
-                        table=self.table,
-                        tsv_index=sql.Identifier(f"{table}_tsv"),
-                        doc_index=sql.Identifier(f"{table}_doc"),
-                    )
-                )
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot open the lexical index in PostgreSQL: {exc}") from exc
+            database.schema_script(script.as_string())
+        except StoreError as exc:
+            raise StoreError(f"cannot open the lexical index: {exc}") from exc
 
     def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            try:
-                conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-            except self._psycopg.Error as exc:
-                raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
-            self._local.conn = conn
-        return conn
+        return self.database.raw()
 
     def _sql(self, text: str) -> Any:
         """``text`` with ``{table}`` replaced by this index's table, quoted."""
@@ -149,6 +138,17 @@ class PostgresLexicalIndex:
         """Chunks indexed."""
         row = self._conn().execute(self._sql("SELECT count(*) FROM {table}")).fetchone()
         return int(row[0])
+
+    def indexed_ids(self) -> set[str]:
+        """Every chunk id indexed."""
+        return {r[0] for r in self._conn().execute(self._sql("SELECT id FROM {table}"))}
+
+    def clear(self) -> None:
+        """Forget every chunk."""
+        try:
+            self._conn().execute(self._sql("DELETE FROM {table}"))
+        except self._psycopg.Error as exc:
+            raise StoreError(f"cannot clear the lexical index in PostgreSQL: {exc}") from exc
 
     def search(
         self,

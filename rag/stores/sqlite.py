@@ -20,16 +20,34 @@ from pathlib import Path
 
 from rag.errors import StoreError
 from rag.settings import make_folder
+from rag.stores.sql_filters import groups_sql, source_sql
 
 
 class SqliteDatabase:
     """A WAL-mode SQLite file: a connection per thread, nested writes join one transaction."""
+
+    dialect = "sqlite"
+    Error: type[Exception] = sqlite3.Error
+    groups_sql = staticmethod(groups_sql)
+    source_sql = staticmethod(source_sql)
 
     def __init__(self, path: Path) -> None:
         self.path = path
         make_folder(path.parent)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        """Where the tables are, for messages."""
+        return str(self.path)
+
+    def schema_script(self, script: str) -> None:
+        """Create tables and indexes (``executescript`` commits: no transaction around it)."""
+        try:
+            self.connect().executescript(script)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the index at {self.path}: {exc}") from exc
 
     def connect(self) -> sqlite3.Connection:
         """This thread's connection (rows as ``sqlite3.Row``)."""

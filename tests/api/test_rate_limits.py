@@ -163,14 +163,12 @@ def test_cors_is_off_by_default_and_allows_only_the_named_origins(tmp_path: Path
 def test_an_upload_during_a_cli_ingestion_waits_for_it_and_then_lands(tmp_path: Path) -> None:
     """The CLI holds the ingestion lock (as `ragstead sync` does while it runs): the upload's
     job waits instead of failing, and is indexed once the lock is free."""
-    from ingest.manifest import IngestLock
-
     app, auth = _app(tmp_path)
     container = app.state.ragstead.container
-    lock = build_ingestor(container).lock_path
+    catalog = build_ingestor(container).catalog
     with TestClient(app, base_url=LOCAL) as client:
         headers = {"Authorization": auth["a"]}
-        with IngestLock(lock):
+        with catalog.ingest_lock():
             r = client.post(
                 "/v1/documents",
                 files={"files": ("memo.md", b"# Memo\n\nThe lift is on the left.", "text/plain")},

@@ -1,5 +1,6 @@
 """The ``LexicalIndex`` contract, run on every implementation: SQLite FTS5 beside the catalog,
-and PostgreSQL full-text search on a server started on loopback (``postgres_url``).
+and PostgreSQL full-text search beside the catalog's PostgreSQL tables, on a server started on
+loopback (``postgres_url``).
 
 The catalog drives the index, as in production: a document's chunks are swapped with
 ``replace_document`` and removed with ``delete_document``.
@@ -42,13 +43,13 @@ ALL = [c for chunks in DOCS.values() for c in chunks]
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Catalog:
-    lexical: LexicalIndex | None = None
+    catalog = Catalog(tmp_path / "index.sqlite3")
     if request.param == "postgresql":
-        from rag.stores.pg_lexical_index import PostgresLexicalIndex
+        from rag.stores.postgres import PostgresDatabase
         from tests.pg_server import fresh_database
 
-        lexical = PostgresLexicalIndex(fresh_database(request.getfixturevalue("postgres_url")))
-    catalog = Catalog(tmp_path / "index.sqlite3", lexical=lexical)
+        url = fresh_database(request.getfixturevalue("postgres_url"))
+        catalog = Catalog(PostgresDatabase(url, schema="contract"))
     for doc_id, chunks in DOCS.items():
         catalog.replace_document(DocumentRecord(doc_id, chunks[0].source), chunks)
     return catalog

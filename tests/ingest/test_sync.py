@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.manifest import IngestLock, Manifest
+from ingest.manifest import Manifest
 from ingest.pipeline import Ingestor, doc_id_for
 from ingest.plan import GROUPS_FILE
 from ingest.service import build_ingestor
@@ -286,7 +286,7 @@ def test_one_run_at_a_time(tmp_path: Path, docs: Path) -> None:
             "-c",
             "import fcntl, sys, time; f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX);"
             " print('locked', flush=True); time.sleep(30)",
-            str(ingestor.lock_path),
+            str(container.settings.index_path.parent / "ingest.lock"),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -298,7 +298,7 @@ def test_one_run_at_a_time(tmp_path: Path, docs: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
-    with IngestLock(ingestor.lock_path):
+    with ingestor.catalog.ingest_lock():
         pass  # free again
     assert ingestor.ingest(docs).ok
 
