@@ -61,15 +61,17 @@ class Container:
 
     @cached_property
     def catalog(self) -> Catalog:
-        """Manifest and chunk texts, keeping the lexical index in step."""
-        from rag.stores.server_mode import server_lexical_index
+        """Manifest and chunk texts, keeping the lexical index in step (the data directory's
+        SQLite file, or PostgreSQL in server mode)."""
+        from rag.stores.server_mode import server_catalog
 
-        lexical = self._lexical_index or server_lexical_index(self.settings)
-        return Catalog(self.settings.index_path, lexical=lexical)
+        shared = server_catalog(self.settings, self._lexical_index)
+        return shared or Catalog(self.settings.index_path, lexical=self._lexical_index)
 
     @property
     def lexical_index(self) -> LexicalIndex:
-        """BM25 over chunk texts (SQLite FTS5 in the catalog's file unless given)."""
+        """Keyword search over chunk texts, kept in step by the catalog (SQLite FTS5 in its
+        file, or PostgreSQL full-text search in server mode, unless given)."""
         return self.catalog.lexical
 
     @cached_property

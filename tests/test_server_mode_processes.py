@@ -1,8 +1,9 @@
 """Server mode across processes: two ``ragstead serve`` processes and one ``ragstead ingest``
 against one PostgreSQL and one Chroma server; every API process sees every change.
 
-They share the data directory for the catalog (still SQLite: see docs/deployment.md); the
-vectors and the keyword index are in the servers. Real models, real processes.
+Each process has a data directory of its own, as it would on its own host: the catalog, the
+keyword index and the ingestion lock are in PostgreSQL, the vectors in Chroma. Real models,
+real processes.
 """
 
 from __future__ import annotations
@@ -73,7 +74,6 @@ def test_two_api_processes_see_every_change_of_one_ingestion(
     postgres_url: str,  # noqa: F811
     chroma_server: tuple[str, int],  # noqa: F811
 ) -> None:
-    data_dir = tmp_path / "data"
     env = os.environ | {
         "RAGSTEAD_STORE__MODE": "server",
         "RAGSTEAD_STORE__POSTGRES_URL": fresh_database(postgres_url),
@@ -85,19 +85,30 @@ def test_two_api_processes_see_every_change_of_one_ingestion(
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "leave.md").write_text("# Leave\n\nStaff receive 28 days of annual leave each year.\n")
-    ingest = [*RAGSTEAD, "ingest", str(docs), "--data-dir", str(data_dir)]
+    ingest = [*RAGSTEAD, "ingest", str(docs), "--data-dir", str(tmp_path / "worker")]
     subprocess.run(ingest, env=env, check=True, capture_output=True, timeout=300)
-    settings = load_settings(data_dir=data_dir)
-    key = KeyStore(settings.auth_path).create("procs", scopes=["read", "write", "admin"]).key
-    assert key is not None
+    hosts = [tmp_path / "api-a", tmp_path / "api-b"]
+    keys = []
+    for host in hosts:  # API keys are each host's own
+        made = KeyStore(load_settings(data_dir=host).auth_path).create(
+            "procs", scopes=["read", "write", "admin"]
+        )
+        assert made.key is not None
+        keys.append(made.key)
     with ExitStack() as stack:
-        urls = [stack.enter_context(serve(env, data_dir, tmp_path / f"api{i}.log")) for i in (0, 1)]
-        for url in urls:
+        urls = [
+            stack.enter_context(serve(env, host, tmp_path / f"{host.name}.log")) for host in hosts
+        ]
+        for url, key in zip(urls, keys, strict=True):
             assert sources(url, key, "how many days of annual leave") == {str(docs / "leave.md")}
+            listed = httpx.get(
+                f"{url}/v1/documents", headers={"Authorization": f"Bearer {key}"}, timeout=60
+            )
+            assert [d["source"] for d in listed.json()["documents"]] == [str(docs / "leave.md")]
         (docs / "pay.md").write_text("# Pay\n\nSalaries are paid on the 25th of each month.\n")
         (docs / "leave.md").unlink()
         done = subprocess.run([*ingest, "--prune"], env=env, capture_output=True, timeout=300)
         assert done.returncode == 0, done.stderr
-        for url in urls:
+        for url, key in zip(urls, keys, strict=True):
             assert sources(url, key, "when are salaries paid") == {str(docs / "pay.md")}
             assert str(docs / "leave.md") not in sources(url, key, "annual leave days")

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from api.cli.common import CollectionOpt, DataDir, JsonFlag, container_for, err, fail, out
-from rag.errors import RagsteadError
+from rag.errors import InvalidRequestError, RagsteadError
+from rag.settings import Settings
 
 
 def doctor(
@@ -57,6 +58,17 @@ def doctor(
     raise typer.Exit(0 if healthy else 1)
 
 
+def _embedded_only(settings: Settings, what: str) -> None:
+    """``backup`` and ``restore`` copy a data directory: in server mode the index is not there."""
+    if settings.store.mode == "server":
+        raise InvalidRequestError(
+            f"ragstead {what} copies an embedded data directory; in server mode the catalog and"
+            " keyword index are in PostgreSQL and the vectors in the Chroma server",
+            hint="back up PostgreSQL with pg_dump and the Chroma server's --path folder"
+            " together (docs/deployment.md, Backups)",
+        )
+
+
 def backup(
     dest: Annotated[Path, typer.Argument(help="a new folder for the copy")],
     data_dir: DataDir = None,
@@ -67,6 +79,7 @@ def backup(
 
     try:
         settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+        _embedded_only(settings, "backup")
         info = take(settings.data_dir, dest)
     except RagsteadError as exc:
         fail(exc)
@@ -84,6 +97,7 @@ def restore(
 
     try:
         settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+        _embedded_only(settings, "restore")
         info = bring(source, settings.data_dir, force=force)
     except RagsteadError as exc:
         fail(exc)
