@@ -1,4 +1,5 @@
-"""Hybrid search at scale: 10k, 100k (and 1M) chunks derived from SciFact, in embedded mode.
+"""Hybrid search at scale: 10k, 100k (and 1M) chunks derived from SciFact, in embedded mode
+or in server mode (``--mode server``: PostgreSQL and ``chroma run`` started on loopback).
 
 The base is the SciFact corpus index that ``benchmarks/retrieval_scifact.py`` (and ``ragstead
 eval retrieval``) use, built here if absent: its chunks (the project's chunker) with the vectors
@@ -8,7 +9,8 @@ small seeded random perturbation and normalised again (cosine ~0.995 to the orig
 chunks need no more embedding than one copy of the corpus. A copy's text is the original's,
 so every word's document frequency grows with the copies (the lexical worst case: real text
 at that size would have more distinct words). Chunks go through the project's own stores
-(``Catalog`` with its SQLite FTS5 ``LexicalIndex``, local Chroma), as ``IndexWriter`` writes
+(``Catalog`` with its SQLite FTS5 ``LexicalIndex`` and local Chroma, or the catalog and
+keyword index in PostgreSQL and the vectors in the Chroma server), as ``IndexWriter`` writes
 them; then SciFact's queries run through ``Retriever.retrieve(top_k=10)`` with the default
 retrieval settings (query embedding included, cold query cache).
 
@@ -18,9 +20,12 @@ fusion), with the CPU and the load average before and after; then how each figur
 one size to the next (an exponent: 1 is linear).
 
     python benchmarks/hybrid_scale.py [--data ../shared/data] [--sizes 10k,100k]
-        [--queries 200] [--query-seconds 300] [--build-seconds 3600] [--work-dir DIR]
+        [--mode embedded|server] [--queries 200] [--query-seconds 300]
+        [--build-seconds 3600] [--work-dir DIR]
 
-Writes ``benchmarks/results/hybrid_scale.json``.
+In server mode the disk figure is the PostgreSQL database plus the Chroma server's folder, and
+the RSS figures are the benchmark process's (the Chroma server's own is reported beside them).
+Writes ``benchmarks/results/hybrid_scale.json`` (``hybrid_scale_server.json`` in server mode).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -199,17 +205,54 @@ def summary(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     }
 
 
+def pid_rss_mb(pid: int) -> float:
+    """Resident memory of another process (MB), 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def server_disk_mb(settings: Any, chroma_path: Path) -> float:
+    """The PostgreSQL database's size plus the Chroma server's folder, in MB."""
+    import psycopg
+
+    with psycopg.connect(settings.store.postgres_url) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return round((row[0] if row else 0) / 1e6 + disk_mb(chroma_path), 1)
+
+
 def run_size(n_chunks: int, options: dict[str, Any]) -> dict[str, Any]:
     """Build ``n_chunks`` chunks in a fresh data directory and time the searches there."""
     before = cpu_facts()
     index = open_index(Path(options["corpus"]), None)
     base = load_base(index.container)
     embedder: Embedder = index.container.embedder
+    server = options.get("server")
     with tempfile.TemporaryDirectory(dir=options["work_dir"], prefix="hybrid-scale-") as tmp:
-        settings = index.container.settings.model_copy(update={"data_dir": Path(tmp)})
+        update: dict[str, Any] = {"data_dir": Path(tmp)}
+        if server:
+            store = index.container.settings.store.model_copy(
+                update={
+                    "mode": "server",
+                    "postgres_url": server["postgres_url"],
+                    "chroma_host": server["chroma_host"],
+                    "chroma_port": server["chroma_port"],
+                    "collection": f"scale{n_chunks}",
+                }
+            )
+            update["store"] = store
+        settings = index.container.settings.model_copy(update=update)
         container = Container(settings, embedder=embedder)
         started = time.perf_counter()
-        row: dict[str, Any] = {"chunks": n_chunks, "mode": "embedded", "copies_of": base.chunks}
+        row: dict[str, Any] = {
+            "chunks": n_chunks,
+            "mode": "server" if server else "embedded",
+            "copies_of": base.chunks,
+        }
         row["before_build"] = memory_mb()  # the model and one copy of the corpus
         try:
             row["written"] = build(container, base, n_chunks, options["build_seconds"])
@@ -217,13 +260,17 @@ def run_size(n_chunks: int, options: dict[str, Any]) -> dict[str, Any]:
             row["build_incomplete"] = str(exc)
             row["written"] = container.catalog.chunk_count()
         row["build_s"] = round(time.perf_counter() - started, 1)
-        row["disk_mb"] = disk_mb(Path(tmp))
+        row["disk_mb"] = (
+            server_disk_mb(settings, Path(server["chroma_path"])) if server else disk_mb(Path(tmp))
+        )
         row["after_build"] = memory_mb()
         container.retriever.retrieve("warm up the model and the caches", top_k=10)
         times = time_queries(container, options["questions"], seconds=options["query_seconds"])
         row["queries"] = len(times["total"])
         row["search"] = summary(times)
         row["after_search"] = memory_mb()
+        if server:
+            row["chroma_server_rss_mb"] = pid_rss_mb(server["chroma_pid"])
     row["cpu_before"], row["cpu_after"] = before, cpu_facts()
     return row
 
@@ -283,6 +330,20 @@ def print_row(row: dict[str, Any]) -> None:
         print(f"           build stopped: {row['build_incomplete']}")
 
 
+def start_servers(stack: ExitStack, work_dir: Path | None) -> dict[str, Any]:
+    """PostgreSQL and ``chroma run`` on loopback for this run (the tests' helpers)."""
+    from tests.chroma_server import chroma_server_at
+    from tests.pg_server import fresh_database, postgres_server
+
+    url = fresh_database(stack.enter_context(postgres_server()))
+    chroma_path = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=work_dir)))
+    host, port, pid = stack.enter_context(chroma_server_at(chroma_path))
+    return {
+        "postgres_url": url, "chroma_host": host, "chroma_port": port, "chroma_pid": pid,
+        "chroma_path": str(chroma_path),
+    }  # fmt: skip
+
+
 def main() -> None:
     """Run the benchmark at each size and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -297,6 +358,7 @@ def main() -> None:
     ap.add_argument("--query-seconds", type=float, default=300.0, help="per size")
     ap.add_argument("--build-seconds", type=float, default=3600.0, help="per size")
     ap.add_argument("--work-dir", type=Path, default=None, help="where the indexes are built")
+    ap.add_argument("--mode", choices=("embedded", "server"), default="embedded")
     args = ap.parse_args()
     root = require(args.data / "scifact", "SciFact")
     corpus = require(root / "corpus.jsonl", "SciFact corpus")
@@ -312,15 +374,19 @@ def main() -> None:
     facts = cpu_facts()
     print(f"{facts['cpu']}, {facts['cores']} cores; load average {facts['load_average']}")
     rows = []
-    for n in sorted(args.sizes):
-        rows.append(in_child(n, options))
-        print_row(rows[-1])
+    with ExitStack() as servers:
+        if args.mode == "server":
+            options["server"] = start_servers(servers, args.work_dir)
+        for n in sorted(args.sizes):
+            rows.append(in_child(n, options))
+            print_row(rows[-1])
     grows = growth(rows)
     for step, exponents in grows.items():
         print(f"growth {step} (1 = linear): " + "  ".join(f"{k} {v}" for k, v in exponents.items()))
     after = cpu_facts()
     print(f"load average after {after['load_average']}")
-    path = write("hybrid_scale", {"cpu": facts, "cpu_after": after, "sizes": rows, "growth": grows})
+    name = "hybrid_scale" if args.mode == "embedded" else "hybrid_scale_server"
+    path = write(name, {"cpu": facts, "cpu_after": after, "sizes": rows, "growth": grows})
     print(f"written {path}")
 
 
