@@ -8,7 +8,10 @@ columns beside its weighted ``tsvector`` (title and section path ``A``, text ``B
 neighbouring chunks ``D``), so a filtered search runs in one query. Words are stemmed by an
 English Snowball dictionary without a stop-word list (as SQLite's porter tokenizer): the
 question's stop words are dropped in Python by the SQLite index's rule, and kept where the
-question has nothing else.
+question has nothing else. A second table counts the rows holding each lexeme, kept in step in
+the same transactions, so a question whose words match more rows than the budget is searched
+by its rarest words, by the same rule as the SQLite index (``within_budget``): ``ts_rank``
+reads every matching row's ``tsvector``, and that is the search's cost.
 
 Example::
 
@@ -24,7 +27,15 @@ from typing import Any
 
 from rag.errors import StoreError
 from rag.filters import Filters
-from rag.stores.lexical_index import _STOPWORDS, _WORD, lexical_rows
+from rag.stores.lexical_index import (
+    MAX_TERMS,
+    MIN_TERMS,
+    PRUNE_ABOVE,
+    content_words,
+    lexical_rows,
+    rarest,
+    within_budget,
+)
 from rag.stores.pg_filters import pg_where
 from rag.stores.postgres import PostgresDatabase
 from rag.types import Chunk
@@ -55,6 +66,20 @@ CREATE TABLE IF NOT EXISTS {table} (
 );
 CREATE INDEX IF NOT EXISTS {tsv_index} ON {table} USING gin (tsv);
 CREATE INDEX IF NOT EXISTS {doc_index} ON {table} (doc_id);
+CREATE TABLE IF NOT EXISTS {words} (word text PRIMARY KEY, n bigint NOT NULL);
+"""
+#: the rows holding each lexeme, kept in step with the rows (as FTS5's vocabulary table is), so
+#: a question's cost is known before it runs: ``{rows}`` selects the rows being added or removed.
+_COUNT_WORDS = """
+INSERT INTO {words} (word, n)
+SELECT u.lexeme, {sign} count(*) FROM {table} c, unnest(c.tsv) AS u WHERE {rows}
+GROUP BY u.lexeme
+ON CONFLICT (word) DO UPDATE SET n = {words}.n + EXCLUDED.n
+"""
+_FREQUENCIES = """
+SELECT t.w, coalesce(max(x.n), 0) FROM unnest(%s::text[]) AS t(w)
+LEFT JOIN LATERAL unnest(to_tsvector('ragstead', t.w)) AS l ON true
+LEFT JOIN {words} x ON x.word = l.lexeme GROUP BY t.w
 """
 _INSERT = """
 INSERT INTO {table} (id, doc_id, source, doc_type, section, mtime, tags, groups, tsv)
@@ -67,42 +92,84 @@ ON CONFLICT (id) DO UPDATE SET doc_id = EXCLUDED.doc_id, source = EXCLUDED.sourc
 """
 
 
-def query_terms(question: str) -> list[str]:
-    """The question's content words, lower-cased and unique (all its words if none is)."""
-    words = [w.lower() for w in _WORD.findall(question)]
-    terms = [w for w in words if w not in _STOPWORDS] or words
-    return list(dict.fromkeys(terms))
-
-
 class PostgresLexicalIndex:
     """Keyword search in PostgreSQL, on the database's connection of each thread."""
 
-    def __init__(self, database: PostgresDatabase, table: str = "lexical_chunks") -> None:
+    def __init__(
+        self,
+        database: PostgresDatabase,
+        table: str = "lexical_chunks",
+        *,
+        max_terms: int | None = MAX_TERMS,
+        prune_above: int = PRUNE_ABOVE,
+    ) -> None:
         import psycopg
         from psycopg import sql
 
         self._psycopg = psycopg
         self.database = database
+        self.max_terms = max_terms
+        self.prune_above = prune_above
         self.table = sql.Identifier(table)
+        self.words = sql.Identifier(f"{table}_words")
         self._insert = sql.SQL(_INSERT).format(table=self.table)
         script = sql.SQL(_SCHEMA).format(
             table=self.table,
+            words=self.words,
             tsv_index=sql.Identifier(f"{table}_tsv"),
             doc_index=sql.Identifier(f"{table}_doc"),
         )
         try:
             database.schema_script(script.as_string())
+            self._count_all_words()
         except StoreError as exc:
             raise StoreError(f"cannot open the lexical index: {exc}") from exc
+
+    def _count_words(self, sign: int, rows: str, params: Sequence[Any]) -> None:
+        """Add (``sign`` 1) or take away (-1) the lexemes of the rows ``rows`` selects."""
+        from psycopg import sql
+
+        statement = sql.SQL(_COUNT_WORDS).format(
+            words=self.words,
+            table=self.table,
+            sign=sql.SQL("" if sign > 0 else "-"),
+            rows=sql.SQL(rows),  # type: ignore[arg-type]
+        )
+        self._conn().execute(statement, params)
+
+    def _count_all_words(self) -> None:
+        """Count the words of an index written before the counts were kept (once)."""
+        with self.database.transaction() as conn:
+            counted = conn.raw.execute(self._sql("SELECT 1 FROM {words} LIMIT 1")).fetchone()
+            rows = conn.raw.execute(self._sql("SELECT 1 FROM {table} LIMIT 1")).fetchone()
+            if rows and not counted:
+                self._count_words(1, "true", ())
 
     def _conn(self) -> Any:
         return self.database.raw()
 
     def _sql(self, text: str) -> Any:
-        """``text`` with ``{table}`` replaced by this index's table, quoted."""
+        """``text`` with ``{table}`` and ``{words}`` replaced by this index's tables, quoted."""
         from psycopg import sql
 
-        return sql.SQL(text).format(table=self.table)  # type: ignore[arg-type]
+        return sql.SQL(text).format(table=self.table, words=self.words)  # type: ignore[arg-type]
+
+    def frequencies(self, words: Sequence[str]) -> dict[str, int]:
+        """Rows holding each of ``words`` (the commonest of its lexemes; 0 if none)."""
+        rows = self._conn().execute(self._sql(_FREQUENCIES), [list(words)]).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def searched_words(self, question: str) -> list[str]:
+        """The question's content words, pruned as the SQLite index prunes them
+        (``rag.stores.lexical_index``): past ``prune_above`` matching rows, its ``max_terms``
+        rarest, less the commonest while still over, down to ``MIN_TERMS``."""
+        words = content_words(question)
+        if self.max_terms is None or len(words) <= MIN_TERMS:
+            return words
+        counts = self.frequencies(words)
+        if sum(counts.values()) <= self.prune_above:
+            return words
+        return within_budget(rarest(words, counts, self.max_terms), counts, self.prune_above)
 
     def add(self, chunks: Sequence[Chunk]) -> None:
         """Index chunks (a document's chunks together, so each is matched with its neighbours)."""
@@ -116,10 +183,13 @@ class PostgresLexicalIndex:
                     (c.id, c.doc_id, c.source, c.doc_type, c.section, c.mtime,
                      ",".join(c.tags), ",".join(c.groups), head, body, context)
                 )  # fmt: skip
+        ids = [r[0] for r in rows]
         try:
             conn = self._conn()
             with conn.transaction(), conn.cursor() as cur:
+                self._count_words(-1, "c.id = ANY(%s)", [ids])  # rows indexed again
                 cur.executemany(self._insert, rows)
+                self._count_words(1, "c.id = ANY(%s)", [ids])
         except self._psycopg.Error as exc:
             raise StoreError(f"cannot index chunks in PostgreSQL: {exc}") from exc
 
@@ -128,9 +198,13 @@ class PostgresLexicalIndex:
         if not doc_ids:
             return
         try:
-            self._conn().execute(
-                self._sql("DELETE FROM {table} WHERE doc_id = ANY(%s)"), [list(doc_ids)]
-            )
+            conn = self._conn()
+            with conn.transaction():
+                self._count_words(-1, "c.doc_id = ANY(%s)", [list(doc_ids)])
+                conn.execute(
+                    self._sql("DELETE FROM {table} WHERE doc_id = ANY(%s)"), [list(doc_ids)]
+                )
+                conn.execute(self._sql("DELETE FROM {words} WHERE n <= 0"))
         except self._psycopg.Error as exc:
             raise StoreError(f"cannot remove chunks from PostgreSQL: {exc}") from exc
 
@@ -146,7 +220,10 @@ class PostgresLexicalIndex:
     def clear(self) -> None:
         """Forget every chunk."""
         try:
-            self._conn().execute(self._sql("DELETE FROM {table}"))
+            conn = self._conn()
+            with conn.transaction():
+                conn.execute(self._sql("DELETE FROM {table}"))
+                conn.execute(self._sql("DELETE FROM {words}"))
         except self._psycopg.Error as exc:
             raise StoreError(f"cannot clear the lexical index in PostgreSQL: {exc}") from exc
 
@@ -160,7 +237,10 @@ class PostgresLexicalIndex:
         context_weight: float = 0.5,
     ) -> list[tuple[str, float]]:
         """``k`` best chunk ids by ``ts_rank`` (higher is better), filtered in SQL."""
-        terms = query_terms(question)
+        try:
+            terms = self.searched_words(question)
+        except self._psycopg.Error as exc:
+            raise StoreError(f"lexical search failed: {exc}") from exc
         if not terms:
             return []
         query = " || ".join(["plainto_tsquery('ragstead', %s)"] * len(terms))

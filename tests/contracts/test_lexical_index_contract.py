@@ -9,6 +9,7 @@ The catalog drives the index, as in production: a document's chunks are swapped 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +120,20 @@ def test_filters_allow_exactly_what_matches_allows(catalog: Catalog, filters: Fi
     question = "leave salaries pension days paid employer manager"
     expected = {c.id for c in ALL if matches(filters, c)}
     assert set(ids(catalog.lexical.search(question, 50, filters))) == expected
+
+
+def test_word_counts_follow_the_rows_and_price_a_question(catalog: Catalog) -> None:
+    """Each index knows how many rows hold a word, in step with every add and removal, and
+    prunes a question past its budget to the rarest words (``within_budget``)."""
+    lexical: Any = catalog.lexical
+    words = ["leave", "pension", "salaries", "zebra"]
+    assert lexical.frequencies(words) == {"leave": 2, "pension": 1, "salaries": 1, "zebra": 0}
+    catalog.delete_document("leave")
+    assert lexical.frequencies(["leave", "pension"]) == {"leave": 0, "pension": 1}
+    for _ in range(2):  # indexed again, and again: counted once
+        catalog.replace_document(DocumentRecord("leave", "/docs/leave.md"), DOCS["leave"])
+    assert lexical.frequencies(["leave", "staff"]) == {"leave": 2, "staff": 2}
+    question = "leave pension salaries zebra staff month"
+    assert lexical.searched_words(question) == question.split()  # under the budget
+    lexical.prune_above = 0
+    assert lexical.searched_words(question) == ["pension", "salaries", "zebra", "month"]
