@@ -76,6 +76,9 @@ def index_config(
     pooling = getattr(embedder, "sentence_pooling", "separate")
     if sentence_vectors and pooling != "separate":
         config["sentence_pooling"] = pooling
+    precision = getattr(embedder, "document_precision", "float32")
+    if precision != "float32":  # as the pooling: indexes made before it are not re-embedded
+        config["document_precision"] = precision
     return config
 
 

@@ -123,6 +123,7 @@ class SentenceTransformerEmbedder(Embedder):
         query_runtime: str = "auto",
         sentence_pooling: str = "separate",
         document_runtime: str = "auto",
+        document_precision: str = "float32",
     ) -> None:
         if sentence_pooling not in SENTENCE_POOLINGS:
             raise ConfigurationError(
@@ -149,6 +150,18 @@ class SentenceTransformerEmbedder(Embedder):
         self._cache_dir = cache_dir
         self.query_runtime = query_runtime
         self.document_runtime = document_runtime
+        if document_precision not in ("float32", "int8"):
+            raise ConfigurationError(
+                f"unknown embedder.document_precision {document_precision!r}",
+                hint="float32 or int8",
+            )
+        if document_precision == "int8" and document_runtime == "torch":
+            raise ConfigurationError(
+                "embedder.document_precision int8 runs through onnxruntime,"
+                " but embedder.document_runtime is torch",
+                hint="set document_runtime to auto or onnx, or document_precision to float32",
+            )
+        self.document_precision = document_precision
         self.sentence_pooling = sentence_pooling
         self._resolved: tuple[str, str, str] | None = None
         self.batch_size = batch_size
@@ -226,11 +239,21 @@ class SentenceTransformerEmbedder(Embedder):
             else f"it embeds in float32 (embedder.dtype: {self._dtype})"
         )
         return self._onnx_encoder(
-            "document", self.document_runtime, threads=_cores(), unusable=dtype_reason
+            "document",
+            self.document_runtime,
+            threads=_cores(),
+            unusable=dtype_reason,
+            int8=self.document_precision == "int8",
         )
 
     def _onnx_encoder(
-        self, kind: str, runtime: str, *, threads: int, unusable: str | None = None
+        self,
+        kind: str,
+        runtime: str,
+        *,
+        threads: int,
+        unusable: str | None = None,
+        int8: bool = False,
     ) -> Any:
         """The exported graph opened for ``kind`` (query or document) with ``threads``
         intra-op threads, exported first from the PyTorch model where there is none yet; None
@@ -259,12 +282,16 @@ class SentenceTransformerEmbedder(Embedder):
 
         def build() -> Any:
             opened = OnnxQueryEncoder.open(Path(path), cache_dir, name=self.name, threads=threads)
-            if opened is not None:
-                return opened
             try:  # exported once, from the PyTorch model; later processes need no PyTorch
-                return OnnxQueryEncoder.build(
-                    self.model, Path(path), cache_dir, name=self.name, threads=threads
-                )
+                if opened is None:
+                    opened = OnnxQueryEncoder.build(
+                        self.model, Path(path), cache_dir, name=self.name, threads=threads
+                    )
+                if int8:  # from the float32 graph just checked
+                    return OnnxQueryEncoder.quantized(
+                        Path(path), cache_dir, name=self.name, threads=threads
+                    )
+                return opened
             except Exception as exc:  # any failure leaves the PyTorch path, which always works
                 why = str(exc) or type(exc).__name__
                 if runtime == "onnx":
@@ -273,7 +300,7 @@ class SentenceTransformerEmbedder(Embedder):
                 return None
 
         # the graph is the same whichever cache dir holds it; a failed build is remembered
-        encoder = cached_model((f"{kind}-encoder", path, threads), build)
+        encoder = cached_model((f"{kind}-encoder", path, threads, int8), build)
         if encoder is None and runtime == "onnx":
             raise _onnx_required(kind, "its export or check failed (see the earlier warning)")
         return encoder
@@ -422,4 +449,5 @@ def _from_settings(settings: Settings) -> SentenceTransformerEmbedder:
         query_runtime=s.query_runtime,
         sentence_pooling=s.sentence_pooling,
         document_runtime=s.document_runtime,
+        document_precision=s.document_precision,
     )

@@ -110,6 +110,24 @@ def test_documents_take_onnx_and_match_sentence_transformers(
     )
 
 
+def test_int8_documents_stay_near_the_float32_vectors_and_queries_stay_float32(
+    embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    int8 = SentenceTransformerEmbedder(cache_dir=embedder._cache_dir, document_precision="int8")
+    texts = [
+        *TEXTS,
+        *(f"Clause {i}: the notice period is {i} days after signing." for i in range(40)),
+    ]
+    got, expected = int8.embed_batch(texts), _torch_vectors(embedder, texts)
+    cosines = np.sum(got * expected, axis=1)
+    assert float(cosines.min()) > 0.97 and float(cosines.mean()) > 0.99
+    assert float(np.abs(got - expected).max()) > 1e-4  # not the float32 graph again
+    assert np.array_equal(int8.embed_query(TEXTS[0]), embedder.embed_query(TEXTS[0]))
+    assert list(Path(embedder._cache_dir).rglob("*.int8.onnx"))  # made once, kept
+    with pytest.raises(ConfigurationError, match="document_precision int8"):
+        SentenceTransformerEmbedder(document_precision="int8", document_runtime="torch")
+
+
 def test_a_damaged_graph_file_is_exported_again(
     embedder: SentenceTransformerEmbedder, tmp_path: Path
 ) -> None:
