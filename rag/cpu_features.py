@@ -24,3 +24,10 @@ def cpu_has_bf16() -> bool:
     """True where the CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX)."""
     flags = cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def cpu_has_int8_kernels() -> bool:
+    """True where onnxruntime has fast int8 matrix kernels for this CPU: AVX2 (its u8s8
+    kernels), and the VNNI and AMX extensions past it. Elsewhere int8 may be no faster."""
+    flags = cpu_flags()
+    return bool({"avx2", "avx_vnni", "avx512_vnni", "amx_int8"} & flags)

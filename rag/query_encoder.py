@@ -435,10 +435,16 @@ def _export(model: Any, model_dir: Path, target: Path) -> None:
             os.unlink(tmp)
 
 
+def _quiet_quantizer(record: logging.LogRecord) -> bool:
+    """Leave out onnxruntime's advice to pre-process a graph before quantizing it."""
+    return "pre-processing before quantization" not in record.getMessage()
+
+
 def _quantize(graph: Path, target: Path) -> None:
     """Write the int8 form of the float32 ``graph`` to ``target`` (atomically)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    logging.getLogger().addFilter(_quiet_quantizer)  # its advice, logged on the root logger
     fd, tmp = tempfile.mkstemp(prefix=".quantize-", suffix=".onnx", dir=target.parent)
     os.close(fd)
     log.info("quantizing the document encoder to int8 at %s (once; the file is reused)", target)

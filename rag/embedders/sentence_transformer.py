@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import rag.offline  # noqa: F401  (offline switches before any model library loads)
-from rag.cpu_features import cpu_has_bf16
+from rag.cpu_features import cpu_has_bf16, cpu_has_int8_kernels
 from rag.embedders.base import Embedder
 from rag.embedders.registry import register_embedder
 from rag.embedders.span_pooling import embed_with_spans, span_pooling_reason
@@ -123,7 +123,7 @@ class SentenceTransformerEmbedder(Embedder):
         query_runtime: str = "auto",
         sentence_pooling: str = "separate",
         document_runtime: str = "auto",
-        document_precision: str = "float32",
+        document_precision: str = "auto",
     ) -> None:
         if sentence_pooling not in SENTENCE_POOLINGS:
             raise ConfigurationError(
@@ -150,10 +150,10 @@ class SentenceTransformerEmbedder(Embedder):
         self._cache_dir = cache_dir
         self.query_runtime = query_runtime
         self.document_runtime = document_runtime
-        if document_precision not in ("float32", "int8"):
+        if document_precision not in ("auto", "float32", "int8"):
             raise ConfigurationError(
                 f"unknown embedder.document_precision {document_precision!r}",
-                hint="float32 or int8",
+                hint="auto, float32 or int8",
             )
         if document_precision == "int8" and document_runtime == "torch":
             raise ConfigurationError(
@@ -161,7 +161,7 @@ class SentenceTransformerEmbedder(Embedder):
                 " but embedder.document_runtime is torch",
                 hint="set document_runtime to auto or onnx, or document_precision to float32",
             )
-        self.document_precision = document_precision
+        self._document_precision = document_precision
         self.sentence_pooling = sentence_pooling
         self._resolved: tuple[str, str, str] | None = None
         self.batch_size = batch_size
@@ -245,6 +245,17 @@ class SentenceTransformerEmbedder(Embedder):
             unusable=dtype_reason,
             int8=self.document_precision == "int8",
         )
+
+    @property
+    def document_precision(self) -> str:
+        """The document encoder's precision, ``auto`` resolved: int8 where documents go through
+        onnxruntime on a CPU with int8 kernels (``cpu_has_int8_kernels``) and no
+        ``embedder.dtype`` was asked for; else float32 (or PyTorch's ``embedder.dtype``)."""
+        if self._document_precision != "auto":
+            return self._document_precision
+        _, device, _ = self._key()
+        onnx = self.document_runtime != "torch" and device == "cpu" and self._dtype == "auto"
+        return "int8" if onnx and cpu_has_int8_kernels() else "float32"
 
     def _onnx_encoder(
         self,

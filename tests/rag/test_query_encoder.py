@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ingest.pipeline import index_config
+from rag.cpu_features import cpu_has_int8_kernels
 from rag.embedders import SentenceTransformerEmbedder
 from rag.errors import ConfigurationError
 from rag.query_encoder import OnnxQueryEncoder, unsupported_reason
@@ -123,9 +125,17 @@ def test_int8_documents_stay_near_the_float32_vectors_and_queries_stay_float32(
     assert float(cosines.min()) > 0.97 and float(cosines.mean()) > 0.99
     assert float(np.abs(got - expected).max()) > 1e-4  # not the float32 graph again
     assert np.array_equal(int8.embed_query(TEXTS[0]), embedder.embed_query(TEXTS[0]))
-    assert list(Path(embedder._cache_dir).rglob("*.int8.onnx"))  # made once, kept
     with pytest.raises(ConfigurationError, match="document_precision int8"):
         SentenceTransformerEmbedder(document_precision="int8", document_runtime="torch")
+    # auto: int8 where the CPU has int8 kernels and no dtype was asked for, detected
+    auto = SentenceTransformerEmbedder(cache_dir=embedder._cache_dir, device="cpu")
+    assert auto.document_precision == ("int8" if cpu_has_int8_kernels() else "float32")
+    assert embedder.document_precision == "float32"  # embedder.dtype float32 was asked for
+    config = index_config(int8, max_tokens=200, min_tokens=20, sentence_vectors=True)
+    assert config["document_precision"] == "int8"  # switching precision re-embeds
+    assert "document_precision" not in index_config(
+        embedder, max_tokens=200, min_tokens=20, sentence_vectors=True
+    )
 
 
 def test_a_damaged_graph_file_is_exported_again(

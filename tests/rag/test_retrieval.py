@@ -197,6 +197,10 @@ def test_query_vector_equals_the_batch_vector(container: Container) -> None:
     query = embedder.embed_query(text)
     batch = embedder.embed_batch([text, "a longer second text pads the batch " * 4])[0]
     assert query.dtype == np.float32 and query.shape == batch.shape
+    if getattr(embedder, "document_precision", "") == "int8":  # chosen where the CPU has
+        # int8 kernels: documents through the quantized graph, the query in float32
+        assert float(query @ batch) > 0.99
+        return
     # bfloat16 (chosen where the CPU has it) rounds differently with padding in the batch
     dtype = embedder._key()[2] if isinstance(embedder, SentenceTransformerEmbedder) else ""
     assert float(np.abs(query - batch).max()) < (5e-3 if dtype == "bfloat16" else 1e-4)
