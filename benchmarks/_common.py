@@ -63,8 +63,9 @@ def table(rows: dict[str, dict[str, Any]], columns: list[str]) -> str:
 
 
 def cpu_facts() -> dict[str, Any]:
-    """The CPU model, core count, whether it has bfloat16 instructions (read from
-    /proc/cpuinfo, never assumed) and the load average now: stated with every figure."""
+    """The CPU model, core count, whether it has bfloat16 instructions and which int8 ones
+    (read from /proc/cpuinfo, never assumed) and the load average now: stated with every
+    figure."""
     import os
 
     from rag.cpu_features import cpu_flags
@@ -83,6 +84,7 @@ def cpu_facts() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "avx512_bf16": "avx512_bf16" in names,
         "amx_bf16": "amx_bf16" in names,
+        "int8_kernels": sorted({"avx2", "avx_vnni", "avx512_vnni", "amx_int8"} & names),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 

@@ -184,7 +184,8 @@ def main() -> int:
     facts = cpu_facts()
     print(
         f"CPU {facts['cpu']} ({facts['cores']} cores), avx512_bf16={facts['avx512_bf16']},"
-        f" amx_bf16={facts['amx_bf16']}, load {facts['load_average']}",
+        f" amx_bf16={facts['amx_bf16']}, int8 kernels {','.join(facts['int8_kernels']) or 'none'},"
+        f" load {facts['load_average']}",
         flush=True,
     )
     runners = ["langchain", *variants]
