@@ -18,7 +18,7 @@ import itertools
 import re
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from rag.errors import StoreError
@@ -131,6 +131,24 @@ def within_budget(words: Sequence[str], frequency: Mapping[str, int], budget: in
     while len(kept) > MIN_TERMS and sum(frequency.get(w, 0) for w in kept) > budget:
         kept.remove(max(kept, key=lambda w: frequency.get(w, 0)))
     return kept
+
+
+def searched_words(
+    question: str,
+    frequencies: Callable[[Sequence[str]], Mapping[str, int]],
+    max_terms: int | None,
+    prune_above: int,
+) -> list[str]:
+    """The question's content words, or, where the chunks holding them number more than
+    ``prune_above`` (each would be scored), its ``max_terms`` rarest less the commonest while
+    still over it, down to ``MIN_TERMS`` (``frequencies``: the chunks holding each word)."""
+    words = content_words(question)
+    if max_terms is None or len(words) <= MIN_TERMS:
+        return words
+    counts = frequencies(words)
+    if sum(counts.values()) <= prune_above:
+        return words
+    return within_budget(rarest(words, counts, max_terms), counts, prune_above)
 
 
 def match_expression(question: str, words: Sequence[str] | None = None) -> str:
@@ -296,16 +314,8 @@ class SqliteLexicalIndex:
             conn.execute("DELETE FROM chunks_fts")
 
     def searched_words(self, question: str) -> list[str]:
-        """The question's content words, or, where the chunks holding them number more than
-        ``prune_above`` (each would be scored), its ``max_terms`` rarest less the commonest
-        while still over it, down to ``MIN_TERMS``."""
-        words = content_words(question)
-        if self.max_terms is None or len(words) <= MIN_TERMS:
-            return words
-        counts = self.frequencies(words)
-        if sum(counts.values()) <= self.prune_above:
-            return words
-        return within_budget(rarest(words, counts, self.max_terms), counts, self.prune_above)
+        """The words BM25 searches for (``searched_words``)."""
+        return searched_words(question, self.frequencies, self.max_terms, self.prune_above)
 
     def search(
         self,

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from rag.filters import Filters, section_path
+from rag.stores.sql_filters import groups_sql
 
 
 def glob_regex(pattern: str) -> str:
@@ -85,9 +86,4 @@ def pg_source_sql(pattern: str, column: str = "source") -> tuple[str, list[Any]]
 
 def pg_groups_sql(groups: frozenset[str], column: str = "groups") -> tuple[str, list[Any]]:
     """SQL for "unrestricted, or shared with one of ``groups``" on a comma-joined column."""
-    allowed = [f"{column} = ''"]
-    params: list[Any] = []
-    for group in sorted(groups):
-        allowed.append(_listed(column))
-        params.append(group)
-    return "(" + " OR ".join(allowed) + ")", params
+    return groups_sql(groups, column, listed=_listed)

@@ -27,15 +27,7 @@ from typing import Any
 
 from rag.errors import StoreError
 from rag.filters import Filters
-from rag.stores.lexical_index import (
-    MAX_TERMS,
-    MIN_TERMS,
-    PRUNE_ABOVE,
-    content_words,
-    lexical_rows,
-    rarest,
-    within_budget,
-)
+from rag.stores.lexical_index import MAX_TERMS, PRUNE_ABOVE, lexical_rows, searched_words
 from rag.stores.pg_filters import pg_where
 from rag.stores.postgres import PostgresDatabase
 from rag.types import Chunk
@@ -160,16 +152,9 @@ class PostgresLexicalIndex:
         return {r[0]: int(r[1]) for r in rows}
 
     def searched_words(self, question: str) -> list[str]:
-        """The question's content words, pruned as the SQLite index prunes them
-        (``rag.stores.lexical_index``): past ``prune_above`` matching rows, its ``max_terms``
-        rarest, less the commonest while still over, down to ``MIN_TERMS``."""
-        words = content_words(question)
-        if self.max_terms is None or len(words) <= MIN_TERMS:
-            return words
-        counts = self.frequencies(words)
-        if sum(counts.values()) <= self.prune_above:
-            return words
-        return within_budget(rarest(words, counts, self.max_terms), counts, self.prune_above)
+        """The words searched for, pruned as the SQLite index prunes them
+        (``rag.stores.lexical_index.searched_words``)."""
+        return searched_words(question, self.frequencies, self.max_terms, self.prune_above)
 
     def add(self, chunks: Sequence[Chunk]) -> None:
         """Index chunks (a document's chunks together, so each is matched with its neighbours)."""

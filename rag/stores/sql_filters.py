@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rag.filters import Filters, section_path
@@ -54,11 +55,14 @@ def sql_where(filters: Filters, alias: str = "c") -> tuple[str, list[Any]]:
     return " AND ".join(parts), params
 
 
-def groups_sql(groups: frozenset[str], column: str = "groups") -> tuple[str, list[Any]]:
-    """SQL for "unrestricted, or shared with one of ``groups``" on a comma-joined column."""
+def groups_sql(
+    groups: frozenset[str], column: str = "groups", listed: Callable[[str], str] = _listed
+) -> tuple[str, list[Any]]:
+    """SQL for "unrestricted, or shared with one of ``groups``" on a comma-joined column
+    (``listed`` writes "the parameter is one of the column's items" in the dialect)."""
     allowed = [f"{column} = ''"]
     params: list[Any] = []
     for group in sorted(groups):
-        allowed.append(_listed(column))
+        allowed.append(listed(column))
         params.append(group)
     return "(" + " OR ".join(allowed) + ")", params
