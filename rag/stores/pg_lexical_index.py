@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,11 +62,14 @@ CREATE INDEX IF NOT EXISTS {doc_index} ON {table} (doc_id);
 CREATE TABLE IF NOT EXISTS {words} (word text PRIMARY KEY, n bigint NOT NULL);
 """
 #: the rows holding each lexeme, kept in step with the rows (as FTS5's vocabulary table is), so
-#: a question's cost is known before it runs: ``{rows}`` selects the rows being added or removed.
-_COUNT_WORDS = """
-INSERT INTO {words} (word, n)
-SELECT u.lexeme, {sign} count(*) FROM {table} c, unnest(c.tsv) AS u WHERE {rows}
-GROUP BY u.lexeme
+#: a question's cost is known before it runs. Each add and removal reads its rows' lexemes
+#: (``{rows}`` selects them); the counts change once per transaction (``_flush``), since
+#: updating one word's row for every document would chain its versions inside the transaction.
+_LEXEMES = """
+SELECT u.lexeme, count(*) FROM {table} c, unnest(c.tsv) AS u WHERE {rows} GROUP BY u.lexeme
+"""
+_ADD_COUNTS = """
+INSERT INTO {words} (word, n) VALUES (%s, %s)
 ON CONFLICT (word) DO UPDATE SET n = {words}.n + EXCLUDED.n
 """
 _FREQUENCIES = """
@@ -118,16 +122,24 @@ class PostgresLexicalIndex:
             raise StoreError(f"cannot open the lexical index: {exc}") from exc
 
     def _count_words(self, sign: int, rows: str, params: Sequence[Any]) -> None:
-        """Add (``sign`` 1) or take away (-1) the lexemes of the rows ``rows`` selects."""
+        """Add (``sign`` 1) or take away (-1) the lexemes of the rows ``rows`` selects, in the
+        counts the open transaction writes when it commits."""
         from psycopg import sql
 
-        statement = sql.SQL(_COUNT_WORDS).format(
-            words=self.words,
-            table=self.table,
-            sign=sql.SQL("" if sign > 0 else "-"),
-            rows=sql.SQL(rows),  # type: ignore[arg-type]
-        )
-        self._conn().execute(statement, params)
+        statement = sql.SQL(_LEXEMES).format(table=self.table, rows=sql.SQL(rows))  # type: ignore[arg-type]
+        delta = self.database.transaction_state(f"words:{self.table}", Counter, self._flush)
+        for lexeme, n in self._conn().execute(statement, params):
+            delta[lexeme] += sign * int(n)
+
+    def _flush(self, delta: Counter[str]) -> None:
+        """Write a transaction's changes to the counts, each word once."""
+        changed = [(w, n) for w, n in delta.items() if n]
+        if not changed:
+            return
+        with self._conn().cursor() as cur:
+            cur.executemany(self._sql(_ADD_COUNTS), changed)
+        if any(n < 0 for _, n in changed):
+            self._conn().execute(self._sql("DELETE FROM {words} WHERE n <= 0"))
 
     def _count_all_words(self) -> None:
         """Count the words of an index written before the counts were kept (once)."""
@@ -135,7 +147,7 @@ class PostgresLexicalIndex:
             counted = conn.raw.execute(self._sql("SELECT 1 FROM {words} LIMIT 1")).fetchone()
             rows = conn.raw.execute(self._sql("SELECT 1 FROM {table} LIMIT 1")).fetchone()
             if rows and not counted:
-                self._count_words(1, "true", ())
+                self._count_words(1, "true", ())  # written when this block commits
 
     def _conn(self) -> Any:
         return self.database.raw()
@@ -170,8 +182,7 @@ class PostgresLexicalIndex:
                 )  # fmt: skip
         ids = [r[0] for r in rows]
         try:
-            conn = self._conn()
-            with conn.transaction(), conn.cursor() as cur:
+            with self.database.transaction() as conn, conn.raw.cursor() as cur:
                 self._count_words(-1, "c.id = ANY(%s)", [ids])  # rows indexed again
                 cur.executemany(self._insert, rows)
                 self._count_words(1, "c.id = ANY(%s)", [ids])
@@ -183,13 +194,11 @@ class PostgresLexicalIndex:
         if not doc_ids:
             return
         try:
-            conn = self._conn()
-            with conn.transaction():
+            with self.database.transaction() as conn:
                 self._count_words(-1, "c.doc_id = ANY(%s)", [list(doc_ids)])
-                conn.execute(
+                conn.raw.execute(
                     self._sql("DELETE FROM {table} WHERE doc_id = ANY(%s)"), [list(doc_ids)]
                 )
-                conn.execute(self._sql("DELETE FROM {words} WHERE n <= 0"))
         except self._psycopg.Error as exc:
             raise StoreError(f"cannot remove chunks from PostgreSQL: {exc}") from exc
 
@@ -205,10 +214,11 @@ class PostgresLexicalIndex:
     def clear(self) -> None:
         """Forget every chunk."""
         try:
-            conn = self._conn()
-            with conn.transaction():
-                conn.execute(self._sql("DELETE FROM {table}"))
-                conn.execute(self._sql("DELETE FROM {words}"))
+            with self.database.transaction() as conn:
+                conn.raw.execute(self._sql("DELETE FROM {table}"))
+                conn.raw.execute(self._sql("DELETE FROM {words}"))
+                # what this transaction counted before is gone with the rows
+                self.database.transaction_state(f"words:{self.table}", Counter, self._flush).clear()
         except self._psycopg.Error as exc:
             raise StoreError(f"cannot clear the lexical index in PostgreSQL: {exc}") from exc
 

@@ -23,12 +23,13 @@ from __future__ import annotations
 import re
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from rag.errors import StoreError
 
+T = TypeVar("T")
 _PLACEHOLDER = re.compile(r"\?")
 _SCHEMA_LOCK = 7206141  # the advisory lock that serialises schema creation across processes
 
@@ -147,15 +148,20 @@ class PostgresDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One transaction; a transaction opened inside another joins it."""
+        """One transaction; a transaction opened inside another joins it. What was given to
+        ``before_commit`` runs last inside it, once."""
         conn = self.connect()
         if getattr(self._local, "depth", 0):
             yield conn
             return
         self._local.depth = 1
+        self._local.state = {}
+        self._local.finish = []
         try:
             with conn.raw.transaction():
                 yield conn
+                for finish in self._local.finish:
+                    finish()
         except self._psycopg.Error as exc:
             raise StoreError(
                 f"writing to {self.where} failed: {exc}",
@@ -163,6 +169,20 @@ class PostgresDatabase:
             ) from exc
         finally:
             self._local.depth = 0
+            self._local.state = {}
+            self._local.finish = []
+
+    def transaction_state(self, key: str, make: Callable[[], T], finish: Callable[[T], None]) -> T:
+        """A value kept for the rest of the open transaction under ``key`` (made by ``make`` on
+        first use, handed to ``finish`` just before the commit; dropped on a rollback): a
+        writer gathers there what it writes once per transaction rather than once per call."""
+        if not getattr(self._local, "depth", 0):
+            raise RuntimeError("transaction_state outside a transaction")
+        state: dict[str, Any] = self._local.state
+        if key not in state:
+            value = state[key] = make()
+            self._local.finish.append(lambda: finish(value))
+        return state[key]  # type: ignore[no-any-return]
 
     def schema_script(self, script: str) -> None:
         """Create tables and indexes: one transaction, one process at a time."""

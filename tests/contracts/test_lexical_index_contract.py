@@ -137,3 +137,18 @@ def test_word_counts_follow_the_rows_and_price_a_question(catalog: Catalog) -> N
     assert lexical.searched_words(question) == question.split()  # under the budget
     lexical.prune_above = 0
     assert lexical.searched_words(question) == ["pension", "salaries", "zebra", "month"]
+
+
+def test_a_rolled_back_swap_leaves_the_word_counts(catalog: Catalog) -> None:
+    lexical: Any = catalog.lexical
+    before = lexical.frequencies(["leave", "payroll", "zebra"])
+    with pytest.raises(RuntimeError), catalog.atomic():
+        catalog.delete_document("leave")
+        catalog.replace_document(
+            DocumentRecord("z", "/docs/z.md"),
+            [Chunk(id="z-0", doc_id="z", text="A zebra crossing.", source="/docs/z.md")],
+        )
+        raise RuntimeError("crash mid-swap")
+    assert lexical.frequencies(["leave", "payroll", "zebra"]) == before
+    catalog.delete_document("pay")  # and a committed one counts at once
+    assert lexical.frequencies(["payroll"]) == {"payroll": 0}
