@@ -35,7 +35,8 @@ _SCHEMA_LOCK = 7206141  # the advisory lock that serialises schema creation acro
 
 
 def _translate(sql: str) -> str:
-    """SQLite-style SQL in psycopg's style: ``%`` doubled, then ``?`` as ``%s``."""
+    """SQLite-style SQL in psycopg's style: ``%`` doubled, then ``?`` as ``%s`` (the SQL given
+    holds no ``?`` inside a string literal)."""
     return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
 
 
@@ -71,7 +72,9 @@ class Connection:
         self.raw = raw
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.raw.execute(_translate(sql), tuple(params) or None)
+        if not params:  # no placeholders to fill: psycopg takes the text as it is
+            return self.raw.execute(sql)
+        return self.raw.execute(_translate(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
