@@ -167,3 +167,22 @@ def test_collections_are_shared_by_every_host(
     with psycopg.connect(pg) as conn:
         schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace")}
     assert f"{name}_legal" not in schemas and name in schemas
+
+
+def test_postgres_database_takes_sqlite_style_sql(postgres_url: str) -> None:  # noqa: F811
+    db = PostgresDatabase(fresh_database(postgres_url), schema="style")
+    conn = db.connect()
+    assert conn.execute("SELECT '100%'").fetchone()[0] == "100%"  # nothing to fill: as written
+    row = conn.execute("SELECT '5%' || ? AS label, ? AS n", ("x", 7)).fetchone()
+    assert (row[0], row["label"], row["n"]) == ("5%x", "5%x", 7)
+    with db.transaction() as outer:
+        outer.execute("CREATE TABLE t (v text)")
+        with db.transaction() as inner:  # joins the outer transaction
+            inner.executemany("INSERT INTO t VALUES (?)", [("a",), ("b",)])
+    assert [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")] == ["a", "b"]
+    with pytest.raises(RuntimeError), db.transaction() as conn2:
+        conn2.execute("INSERT INTO t VALUES (?)", ("c",))
+        raise RuntimeError("rolled back")
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+    unopened = PostgresDatabase("postgresql://rag:s3cret@db.internal:5432/ragstead")
+    assert unopened.where == "PostgreSQL postgresql://rag:***@db.internal:5432/ragstead"
