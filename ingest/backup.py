@@ -21,8 +21,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from ingest.manifest import IngestLock
 from rag.errors import ConfigurationError, InvalidRequestError
+from rag.stores.locks import IngestLock
 
 MARKER = "ragstead-backup.json"
 _SKIP_DIRS = {"models"}

@@ -33,9 +33,6 @@ from collections.abc import Iterable, Sequence
 
 from rag.errors import StoreError
 from rag.stores.catalog import Catalog, DocumentRecord
-from rag.stores.locks import IngestLock
-
-__all__ = ["IngestLock", "Manifest"]
 from rag.stores.vector_store import VectorStore
 
 _SCHEMA = """

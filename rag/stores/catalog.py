@@ -30,7 +30,6 @@ from typing import Any
 from rag.errors import NotFoundError, StoreError
 from rag.stores.database import Database
 from rag.stores.lexical_index import LexicalIndex, SqliteLexicalIndex
-from rag.stores.locks import IngestLock, PostgresIngestLock
 from rag.stores.sqlite import SqliteDatabase
 from rag.types import Chunk
 
@@ -234,12 +233,7 @@ class Catalog:
     def ingest_lock(self, *, wait: bool = False) -> AbstractContextManager[object]:
         """The lock that lets one ingestion at a time write this catalog: a file beside the
         SQLite file, or a PostgreSQL advisory lock that holds across hosts."""
-        if isinstance(self.db, SqliteDatabase):
-            return IngestLock(self.db.path.parent / "ingest.lock", wait=wait)
-        from rag.stores.postgres import PostgresDatabase
-
-        assert isinstance(self.db, PostgresDatabase)
-        return PostgresIngestLock(self.db, wait=wait)
+        return self.db.ingest_lock(wait=wait)
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:

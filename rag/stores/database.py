@@ -3,7 +3,7 @@
 ``SqliteDatabase`` (``rag.stores.sqlite``) and ``PostgresDatabase`` (``rag.stores.postgres``)
 answer the same calls, so the catalog, the manifest and the journal run one body of SQL, written
 with ``?`` placeholders, on either. The few places the dialects differ (source globs, group
-lists, schema scripts) are methods here.
+lists, schema scripts, the ingestion lock) are methods here.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ class SqlConnection(Protocol):
 class Database(Protocol):
     """Where the catalog's tables are, and how to reach them."""
 
-    dialect: str
     Error: type[Exception]
 
     @property
@@ -35,6 +34,8 @@ class Database(Protocol):
     def transaction(self) -> AbstractContextManager[Any]: ...
 
     def schema_script(self, script: str) -> None: ...
+
+    def ingest_lock(self, *, wait: bool = False) -> AbstractContextManager[object]: ...
 
     def groups_sql(
         self, groups: frozenset[str], column: str = "groups"

@@ -127,9 +127,13 @@ class PostgresLexicalIndex:
         from psycopg import sql
 
         statement = sql.SQL(_LEXEMES).format(table=self.table, rows=sql.SQL(rows))  # type: ignore[arg-type]
-        delta = self.database.transaction_state(f"words:{self.table}", Counter, self._flush)
+        delta = self._delta()
         for lexeme, n in self._conn().execute(statement, params):
             delta[lexeme] += sign * int(n)
+
+    def _delta(self) -> Counter[str]:
+        """The open transaction's changes to the word counts (written by ``_flush``)."""
+        return self.database.transaction_state(f"words:{self.table}", Counter, self._flush)
 
     def _flush(self, delta: Counter[str]) -> None:
         """Write a transaction's changes to the counts, each word once."""
@@ -218,7 +222,7 @@ class PostgresLexicalIndex:
                 conn.raw.execute(self._sql("DELETE FROM {table}"))
                 conn.raw.execute(self._sql("DELETE FROM {words}"))
                 # what this transaction counted before is gone with the rows
-                self.database.transaction_state(f"words:{self.table}", Counter, self._flush).clear()
+                self._delta().clear()
         except self._psycopg.Error as exc:
             raise StoreError(f"cannot clear the lexical index in PostgreSQL: {exc}") from exc
 

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from rag.errors import StoreError
+from rag.stores.locks import PostgresIngestLock
 
 T = TypeVar("T")
 _PLACEHOLDER = re.compile(r"\?")
@@ -55,9 +56,6 @@ class Row(tuple):  # type: ignore[type-arg]
             return tuple.__getitem__(self, self._names[key])
         return tuple.__getitem__(self, key)
 
-    def keys(self) -> list[str]:
-        return list(self._names)
-
 
 def _row_factory(cursor: Any) -> Any:
     names = {col.name: i for i, col in enumerate(cursor.description or ())}
@@ -65,8 +63,8 @@ def _row_factory(cursor: Any) -> Any:
 
 
 class Connection:
-    """A psycopg connection that takes SQLite-style SQL (``execute``, ``executemany``,
-    ``executescript``); ``raw`` is the psycopg connection itself."""
+    """A psycopg connection that takes SQLite-style SQL (``execute``, ``executemany``);
+    ``raw`` is the psycopg connection itself."""
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
@@ -82,14 +80,9 @@ class Connection:
             with self.raw.cursor() as cur:
                 cur.executemany(_translate(sql), rows)
 
-    def executescript(self, sql: str) -> None:
-        self.raw.execute(sql)
-
 
 class PostgresDatabase:
     """A PostgreSQL database, and the schema this collection's tables live in."""
-
-    dialect = "postgresql"
 
     def __init__(self, url: str, *, schema: str | None = None) -> None:
         try:
@@ -104,11 +97,8 @@ class PostgresDatabase:
         if schema:
             from psycopg import sql
 
-            with self.transaction() as conn:
-                conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                conn.raw.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-                )
+            create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+            self.schema_script(create.as_string())
 
     @property
     def where(self) -> str:
@@ -151,8 +141,8 @@ class PostgresDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One transaction; a transaction opened inside another joins it. What was given to
-        ``before_commit`` runs last inside it, once."""
+        """One transaction; a transaction opened inside another joins it. The ``finish`` of
+        each ``transaction_state`` runs last inside it, once."""
         conn = self.connect()
         if getattr(self._local, "depth", 0):
             yield conn
@@ -195,6 +185,10 @@ class PostgresDatabase:
                 conn.raw.execute(script)
         except StoreError as exc:
             raise StoreError(f"cannot open the index in {self.where}: {exc}") from exc
+
+    def ingest_lock(self, *, wait: bool = False) -> PostgresIngestLock:
+        """One ingestion at a time on this schema, across every host (an advisory lock)."""
+        return PostgresIngestLock(self, wait=wait)
 
     def lock_key(self) -> int:
         """A key for this schema's advisory locks (stable across processes and hosts)."""

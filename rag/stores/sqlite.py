@@ -20,13 +20,13 @@ from pathlib import Path
 
 from rag.errors import StoreError
 from rag.settings import make_folder
+from rag.stores.locks import IngestLock
 from rag.stores.sql_filters import groups_sql, source_sql
 
 
 class SqliteDatabase:
     """A WAL-mode SQLite file: a connection per thread, nested writes join one transaction."""
 
-    dialect = "sqlite"
     Error: type[Exception] = sqlite3.Error
     groups_sql = staticmethod(groups_sql)
     source_sql = staticmethod(source_sql)
@@ -48,6 +48,10 @@ class SqliteDatabase:
             self.connect().executescript(script)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the index at {self.path}: {exc}") from exc
+
+    def ingest_lock(self, *, wait: bool = False) -> IngestLock:
+        """One ingestion at a time on this file: ``flock`` on ``ingest.lock`` beside it."""
+        return IngestLock(self.path.parent / "ingest.lock", wait=wait)
 
     def connect(self) -> sqlite3.Connection:
         """This thread's connection (rows as ``sqlite3.Row``)."""
