@@ -123,12 +123,25 @@ def rarest(words: Sequence[str], frequency: Mapping[str, int], n: int) -> list[s
     return [w for w in words if w in keep]
 
 
-def within_budget(words: Sequence[str], frequency: Mapping[str, int], budget: int) -> list[str]:
+def within_budget(
+    words: Sequence[str],
+    frequency: Mapping[str, int],
+    budget: int,
+    cut_above: int | None = None,
+) -> list[str]:
     """``words`` less their commonest while the chunks holding them number more than
     ``budget`` (each would be scored), keeping at least ``MIN_TERMS``: on a large index even
-    a question's rarest words can be held by tens of thousands of chunks."""
+    a question's rarest words can be held by tens of thousands of chunks. Past ``cut_above``
+    even those go, down to the rarest word: on a very large index a question of common words
+    would otherwise score hundreds of thousands of chunks."""
     kept = list(words)
-    while len(kept) > MIN_TERMS and sum(frequency.get(w, 0) for w in kept) > budget:
+
+    def total() -> int:
+        return sum(frequency.get(w, 0) for w in kept)
+
+    while len(kept) > 1 and total() > budget:
+        if len(kept) <= MIN_TERMS and (cut_above is None or total() <= cut_above):
+            break
         kept.remove(max(kept, key=lambda w: frequency.get(w, 0)))
     return kept
 
@@ -138,17 +151,19 @@ def searched_words(
     frequencies: Callable[[Sequence[str]], Mapping[str, int]],
     max_terms: int | None,
     prune_above: int,
+    cut_above: int | None = None,
 ) -> list[str]:
     """The question's content words, or, where the chunks holding them number more than
     ``prune_above`` (each would be scored), its ``max_terms`` rarest less the commonest while
-    still over it, down to ``MIN_TERMS`` (``frequencies``: the chunks holding each word)."""
+    still over it, down to ``MIN_TERMS``, and past ``cut_above`` down to one
+    (``within_budget``; ``frequencies``: the chunks holding each word)."""
     words = content_words(question)
-    if max_terms is None or len(words) <= MIN_TERMS:
+    if max_terms is None or len(words) <= 1:
         return words
     counts = frequencies(words)
     if sum(counts.values()) <= prune_above:
         return words
-    return within_budget(rarest(words, counts, max_terms), counts, prune_above)
+    return within_budget(rarest(words, counts, max_terms), counts, prune_above, cut_above)
 
 
 def match_expression(question: str, words: Sequence[str] | None = None) -> str:
@@ -170,8 +185,14 @@ MAX_TERMS: int | None = 8
 #: 100k chunks of the same text pass it for 94%. Short questions are pruned too: "Cellular
 #: clocks are associated with mitosis timing in NIH 3T3 cells" summed 98k matches at 100k.
 PRUNE_ABOVE = 20_000
-#: the fewest words a pruned question keeps, however many chunks hold them.
+#: the fewest words a pruned question keeps while they are held by no more than
+#: ``CUT_ABOVE`` chunks.
 MIN_TERMS = 4
+#: matches past which even a pruned question's ``MIN_TERMS`` rarest words are cut, down to
+#: the rarest: at 1M chunks a question of common words ("the effect of exercise on blood
+#: pressure") matched hundreds of thousands of chunks with its four rarest. Three budgets:
+#: no question of an index under ~15k chunks reaches it (four words held by every chunk).
+CUT_ABOVE = 3 * PRUNE_ABOVE
 
 
 class WordFrequencies:
@@ -239,10 +260,12 @@ class SqliteLexicalIndex:
         *,
         max_terms: int | None = MAX_TERMS,
         prune_above: int = PRUNE_ABOVE,
+        cut_above: int | None = CUT_ABOVE,
     ) -> None:
         self.db = db
         self.max_terms = max_terms
         self.prune_above = prune_above
+        self.cut_above = cut_above
         self.frequencies = WordFrequencies(db)
         try:
             conn = db.connect()  # executescript commits: no transaction around it
@@ -315,7 +338,9 @@ class SqliteLexicalIndex:
 
     def searched_words(self, question: str) -> list[str]:
         """The words BM25 searches for (``searched_words``)."""
-        return searched_words(question, self.frequencies, self.max_terms, self.prune_above)
+        return searched_words(
+            question, self.frequencies, self.max_terms, self.prune_above, self.cut_above
+        )
 
     def search(
         self,

@@ -28,7 +28,13 @@ from typing import Any
 
 from rag.errors import StoreError
 from rag.filters import Filters
-from rag.stores.lexical_index import MAX_TERMS, PRUNE_ABOVE, lexical_rows, searched_words
+from rag.stores.lexical_index import (
+    CUT_ABOVE,
+    MAX_TERMS,
+    PRUNE_ABOVE,
+    lexical_rows,
+    searched_words,
+)
 from rag.stores.pg_filters import pg_where
 from rag.stores.postgres import PostgresDatabase
 from rag.types import Chunk
@@ -98,6 +104,7 @@ class PostgresLexicalIndex:
         *,
         max_terms: int | None = MAX_TERMS,
         prune_above: int = PRUNE_ABOVE,
+        cut_above: int | None = CUT_ABOVE,
     ) -> None:
         import psycopg
         from psycopg import sql
@@ -106,6 +113,7 @@ class PostgresLexicalIndex:
         self.database = database
         self.max_terms = max_terms
         self.prune_above = prune_above
+        self.cut_above = cut_above
         self.table = sql.Identifier(table)
         self.words = sql.Identifier(f"{table}_words")
         self._insert = sql.SQL(_INSERT).format(table=self.table)
@@ -170,7 +178,9 @@ class PostgresLexicalIndex:
     def searched_words(self, question: str) -> list[str]:
         """The words searched for, pruned as the SQLite index prunes them
         (``rag.stores.lexical_index.searched_words``)."""
-        return searched_words(question, self.frequencies, self.max_terms, self.prune_above)
+        return searched_words(
+            question, self.frequencies, self.max_terms, self.prune_above, self.cut_above
+        )
 
     def add(self, chunks: Sequence[Chunk]) -> None:
         """Index chunks (a document's chunks together, so each is matched with its neighbours)."""

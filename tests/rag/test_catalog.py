@@ -81,6 +81,37 @@ def test_within_budget_drops_the_commonest_words_down_to_the_fewest_kept() -> No
     ]
 
 
+def test_past_the_cut_even_the_fewest_words_go_down_to_the_rarest() -> None:
+    words = ["cells", "mitochondria", "patients", "growth", "mice", "study"]
+    counts = {"cells": 90_000, "patients": 80_000, "growth": 50_000, "mice": 40_000}
+    counts |= {"study": 70_000, "mitochondria": 300}
+    four = ["mitochondria", "growth", "mice", "study"]
+    assert within_budget(rarest(words, counts, 8), counts, 20_000) == four
+    assert within_budget(words, counts, 20_000, cut_above=200_000) == four  # under the cut
+    assert within_budget(words, counts, 20_000, cut_above=60_000) == ["mitochondria", "mice"]
+    assert within_budget(words, counts, 20_000, cut_above=1_000) == ["mitochondria"]
+    assert within_budget(["cells"], counts, 0, cut_above=0) == ["cells"]  # one word stays
+
+
+def test_a_short_question_past_the_cut_keeps_its_rarest_words(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "i.sqlite3")
+    for i in range(8):
+        cat.replace_document(
+            DocumentRecord(doc_id=f"d{i}", source=f"/d{i}.md"),
+            _chunks(f"d{i}", ["patients cells study results in mice"]),
+        )
+    cat.replace_document(
+        DocumentRecord(doc_id="m", source="/m.md"), _chunks("m", ["Mitochondria of mice."])
+    )
+    question = "patients cells mitochondria mice"  # 4 words, 26 matching chunk-words
+    assert SqliteLexicalIndex(cat.db, prune_above=5, cut_above=None).searched_words(
+        question
+    ) == content_words(question)
+    cut = SqliteLexicalIndex(cat.db, prune_above=5, cut_above=10)
+    assert cut.searched_words(question) == ["cells", "mitochondria"]
+    assert [cid for cid, _ in cut.search(question, 1)] == ["m-v1-0"]
+
+
 def test_a_short_question_of_common_words_is_pruned_on_a_large_index(tmp_path: Path) -> None:
     cat = Catalog(tmp_path / "i.sqlite3")
     lexical = SqliteLexicalIndex(cat.db, prune_above=20)
