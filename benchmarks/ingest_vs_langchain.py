@@ -11,12 +11,15 @@ line, abstract), each run a whole fresh process into a fresh directory (imports 
 included; the model cache is warm: an untimed one-file run first exports Ragstead's ONNX
 encoder, as a first run on a machine does once). Rounds alternate the order of the runs, so
 both sides see the same machine load; the CPU model, whether it has bfloat16 instructions and
-the load average are stated with every figure. Ragstead variants
+the load average are stated with every figure. ``--cpu-mask no-bf16`` or ``--cpu-mask avx2``
+runs both sides as if the CPU lacked bfloat16, or everything past AVX2
+(``benchmarks/cpu_mask.py``): the paths such CPUs take, measured on this one. Ragstead variants
 (``--variant NAME:ENV=VALUE,...``) run in the same rotation, e.g.
 ``--variant "separate:RAGSTEAD_EMBEDDER__SENTENCE_POOLING=separate"``.
 
     .venv/bin/python benchmarks/ingest_vs_langchain.py [--data ../shared/data] [--limit 300]
         [--rounds 2] [--variant NAME:ENV=VALUE,...] [--cache-dir ~/.cache/ragstead-bench]
+        [--cpu-mask no-bf16|avx2]
 
 Prints each run and the ratio peer seconds / Ragstead seconds (above 1: Ragstead is faster),
 of wall time and of CPU time (user + system of each process and its children: on a shared
@@ -42,6 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import DEFAULT_DATA, ROOT, cpu_facts, require, write
+from benchmarks.cpu_mask import MASKS, reexec_masked
 
 #: the peer's environment: the tutorial's packages, pinned; torch is the CPU build.
 PEER_REQUIREMENTS = (
@@ -173,7 +177,14 @@ def main() -> int:
     ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "ragstead-bench")
     ap.add_argument("--peer-python", type=Path, default=None, help="an existing peer interpreter")
     ap.add_argument("--out", default="ingest_vs_langchain", help="results/<name>.json")
+    ap.add_argument(
+        "--cpu-mask",
+        choices=MASKS,
+        default=None,
+        help="both pipelines as if the CPU lacked bfloat16 (no-bf16) or all past AVX2 (avx2)",
+    )
     args = ap.parse_args()
+    reexec_masked(args.cpu_mask, args.cache_dir)
     corpus = require(args.data / "scifact" / "corpus.jsonl", "SciFact corpus")
 
     from rag.generators.embedded import embedded_embedder_dir
@@ -185,7 +196,8 @@ def main() -> int:
     print(
         f"CPU {facts['cpu']} ({facts['cores']} cores), avx512_bf16={facts['avx512_bf16']},"
         f" amx_bf16={facts['amx_bf16']}, int8 kernels {','.join(facts['int8_kernels']) or 'none'},"
-        f" load {facts['load_average']}",
+        f" load {facts['load_average']}"
+        + (f" (under the CPU mask {args.cpu_mask!r})" if args.cpu_mask else ""),
         flush=True,
     )
     runners = ["langchain", *variants]
@@ -240,6 +252,7 @@ def main() -> int:
             "limit": args.limit,
             "rounds": args.rounds,
             "cpu": facts,
+            "cpu_mask": args.cpu_mask,
             "load_average_at_end": end["load_average"],
             "peer_requirements": list(PEER_REQUIREMENTS),
             "variants": variants,
