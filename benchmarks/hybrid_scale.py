@@ -21,7 +21,7 @@ one size to the next (an exponent: 1 is linear).
 
     python benchmarks/hybrid_scale.py [--data ../shared/data] [--sizes 10k,100k]
         [--mode embedded|server] [--queries 200] [--query-seconds 300]
-        [--build-seconds 3600] [--work-dir DIR]
+        [--build-seconds 3600] [--work-dir DIR] [--keep]
 
 In server mode the disk figure is the PostgreSQL database plus the Chroma server's folder, and
 the RSS figures are the benchmark process's (the Chroma server's own is reported beside them).
@@ -232,7 +232,15 @@ def run_size(n_chunks: int, options: dict[str, Any]) -> dict[str, Any]:
     base = load_base(index.container)
     embedder: Embedder = index.container.embedder
     server = options.get("server")
-    with tempfile.TemporaryDirectory(dir=options["work_dir"], prefix="hybrid-scale-") as tmp:
+    with ExitStack() as stack:
+        if options.get("keep"):  # kept for later runs over the same index
+            work = Path(options["work_dir"] or tempfile.gettempdir())
+            tmp = str(work / f"hybrid-scale-{n_chunks}")
+            Path(tmp).mkdir(parents=True)
+        else:
+            tmp = stack.enter_context(
+                tempfile.TemporaryDirectory(dir=options["work_dir"], prefix="hybrid-scale-")
+            )
         update: dict[str, Any] = {"data_dir": Path(tmp)}
         if server:
             store = index.container.settings.store.model_copy(
@@ -359,6 +367,9 @@ def main() -> None:
     ap.add_argument("--build-seconds", type=float, default=3600.0, help="per size")
     ap.add_argument("--work-dir", type=Path, default=None, help="where the indexes are built")
     ap.add_argument("--mode", choices=("embedded", "server"), default="embedded")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep each index (WORK_DIR/hybrid-scale-N) after"
+    )
     args = ap.parse_args()
     root = require(args.data / "scifact", "SciFact")
     corpus = require(root / "corpus.jsonl", "SciFact corpus")
@@ -370,6 +381,7 @@ def main() -> None:
         "query_seconds": args.query_seconds,
         "build_seconds": args.build_seconds,
         "work_dir": str(args.work_dir) if args.work_dir else None,
+        "keep": args.keep,
     }
     facts = cpu_facts()
     print(f"{facts['cpu']}, {facts['cores']} cores; load average {facts['load_average']}")
