@@ -93,8 +93,9 @@ def test_past_the_cut_even_the_fewest_words_go_down_to_the_rarest() -> None:
     assert within_budget(["cells"], counts, 0, cut_above=0) == ["cells"]  # one word stays
 
 
-def test_a_short_question_past_the_cut_keeps_its_rarest_words(tmp_path: Path) -> None:
-    cat = Catalog(tmp_path / "i.sqlite3")
+def _common_words_and_one_rare(path: Path) -> Catalog:
+    """Eight chunks of common words, and one about mitochondria (in mice)."""
+    cat = Catalog(path)
     for i in range(8):
         cat.replace_document(
             DocumentRecord(doc_id=f"d{i}", source=f"/d{i}.md"),
@@ -103,6 +104,11 @@ def test_a_short_question_past_the_cut_keeps_its_rarest_words(tmp_path: Path) ->
     cat.replace_document(
         DocumentRecord(doc_id="m", source="/m.md"), _chunks("m", ["Mitochondria of mice."])
     )
+    return cat
+
+
+def test_a_short_question_past_the_cut_keeps_its_rarest_words(tmp_path: Path) -> None:
+    cat = _common_words_and_one_rare(tmp_path / "i.sqlite3")
     question = "patients cells mitochondria mice"  # 4 words, 26 matching chunk-words
     assert SqliteLexicalIndex(cat.db, prune_above=5, cut_above=None).searched_words(
         question
@@ -113,16 +119,8 @@ def test_a_short_question_past_the_cut_keeps_its_rarest_words(tmp_path: Path) ->
 
 
 def test_a_short_question_of_common_words_is_pruned_on_a_large_index(tmp_path: Path) -> None:
-    cat = Catalog(tmp_path / "i.sqlite3")
+    cat = _common_words_and_one_rare(tmp_path / "i.sqlite3")
     lexical = SqliteLexicalIndex(cat.db, prune_above=20)
-    for i in range(8):
-        cat.replace_document(
-            DocumentRecord(doc_id=f"d{i}", source=f"/d{i}.md"),
-            _chunks(f"d{i}", ["patients cells study results in mice"]),
-        )
-    cat.replace_document(
-        DocumentRecord(doc_id="m", source="/m.md"), _chunks("m", ["Mitochondria of mice."])
-    )
     question = "patients cells study results mitochondria mice"  # 6 words: never "long"
     searched = lexical.searched_words(question)
     assert len(searched) == MIN_TERMS and "mitochondria" in searched and "mice" not in searched
