@@ -60,7 +60,7 @@ def main() -> None:
     qrels = read_qrels(root / "qrels" / "train.tsv")
     ids = sorted(qrels)
     _, held = split_ids(ids, holdout=0.3)
-    budgets: list[tuple[str, int, int | None]] = [("every word", 10**12, None)]
+    budgets: list[tuple[str, int | None, int | None]] = [("every word", None, None)]
     for size in args.sizes:
         copies = size / chunks
         prune, cut = max(1, round(PRUNE_ABOVE / copies)), max(1, round(CUT_ABOVE / copies))
@@ -69,7 +69,8 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     words: dict[str, float] = {}
     for name, prune, cut in budgets:
-        lexical.prune_above, lexical.cut_above = prune, cut
+        lexical.prune_above = 10**15 if prune is None else prune
+        lexical.cut_above = cut
         searched = [len(lexical.searched_words(queries[q])) for q in ids]
         words[name] = round(sum(searched) / len(searched), 2)
         by_method = service.retrieval(queries, qrels, methods=("hybrid", "lexical")).by_method
@@ -79,7 +80,7 @@ def main() -> None:
                 results[f"{name}: {method} ({split})"] = {
                     "ndcg@10": row["ndcg@10"],
                     "words": words[name],
-                    "prune_above": prune,
+                    "prune_above": "none" if prune is None else prune,
                     "cut_above": "none" if cut is None else cut,
                 }
         print(f"{name}: {words[name]} words searched on average", flush=True)
