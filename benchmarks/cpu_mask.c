@@ -13,7 +13,9 @@
  * line is served filtered. glibc reads CPUID before this library loads (its own memcpy
  * variants keep AVX-512), and a library that tests XGETBV alone is not covered.
  * Children inherit LD_PRELOAD and the variable, and load it again after execve (which resets
- * CPUID faulting); threads inherit the faulting setting.
+ * CPUID faulting); threads inherit the faulting setting. A process that installs its own
+ * SIGSEGV handler afterwards (Python's faulthandler, PYTHONFAULTHANDLER) takes the next CPUID
+ * fault itself and dies: run masked processes without one.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
