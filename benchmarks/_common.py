@@ -68,7 +68,7 @@ def cpu_facts() -> dict[str, Any]:
     figure."""
     import os
 
-    from rag.cpu_features import cpu_flags
+    from rag.cpu_features import INT8_KERNEL_FLAGS, cpu_flags
 
     model = platform.processor() or platform.machine()
     try:
@@ -84,7 +84,7 @@ def cpu_facts() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "avx512_bf16": "avx512_bf16" in names,
         "amx_bf16": "amx_bf16" in names,
-        "int8_kernels": sorted({"avx2", "avx_vnni", "avx512_vnni", "amx_int8"} & names),
+        "int8_kernels": sorted(INT8_KERNEL_FLAGS & names),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 

@@ -26,8 +26,12 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+#: the /proc/cpuinfo flags of the instructions onnxruntime's int8 matrix kernels use: AVX2
+#: (its u8s8 kernels), and the VNNI and AMX extensions past it.
+INT8_KERNEL_FLAGS = frozenset({"avx2", "avx_vnni", "avx512_vnni", "amx_int8"})
+
+
 def cpu_has_int8_kernels() -> bool:
-    """True where onnxruntime has fast int8 matrix kernels for this CPU: AVX2 (its u8s8
-    kernels), and the VNNI and AMX extensions past it. Elsewhere int8 may be no faster."""
-    flags = cpu_flags()
-    return bool({"avx2", "avx_vnni", "avx512_vnni", "amx_int8"} & flags)
+    """True where onnxruntime has fast int8 matrix kernels for this CPU
+    (``INT8_KERNEL_FLAGS``). Elsewhere int8 may be no faster."""
+    return bool(INT8_KERNEL_FLAGS & cpu_flags())
